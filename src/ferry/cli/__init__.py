@@ -1,0 +1,1 @@
+"""The `ferry` command: thin Typer commands over library functions."""

@@ -1,0 +1,55 @@
+"""The root of the `ferry` command."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+import click
+import typer
+
+from ferry import __version__
+from ferry.cli.demo import demo
+from ferry.cli.output import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, errors
+from ferry.cli.queue import queue_app
+from ferry.cli.serve import serve_app
+from ferry.errors import FerryError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="ferry",
+    help="Agent service, queue service and functions host for the Azure agents + Functions flow.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(serve_app, name="serve")
+app.add_typer(queue_app, name="queue")
+app.command("demo")(demo)
+
+
+@app.command("version")
+def version() -> None:
+    """Print Ferry's version."""
+    print(__version__)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command; Ferry's own errors print one clear line, never a traceback."""
+    try:
+        app(
+            args=list(argv) if argv is not None else sys.argv[1:],
+            prog_name="ferry",
+            standalone_mode=False,
+        )
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        return EXIT_USAGE
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        return EXIT_INTERRUPTED
+    except FerryError as exc:
+        errors.print(f"[bold red]error:[/bold red] {exc}")
+        return EXIT_ERROR
+    return EXIT_OK

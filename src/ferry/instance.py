@@ -1,0 +1,77 @@
+"""The running instance's record in its data folder: which process serves what, where.
+
+`ferry serve …` and `ferry start` write `<data>/instance.json` once they listen and remove it
+when they stop; `ferry queue …` (and later `ferry env`) read it to find the services.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ferry.errors import FerryError
+
+__all__ = ["Instance", "InstanceNotRunning", "instance_file"]
+
+
+class InstanceNotRunning(FerryError):
+    """No Ferry instance is recorded as running with this data folder."""
+
+
+def instance_file(data: Path) -> Path:
+    return data / "instance.json"
+
+
+@dataclass
+class Instance:
+    pid: int
+    services: dict[str, str] = field(default_factory=dict)
+    """Service name ("queues", …) → its base URL."""
+
+    def write(self, data: Path) -> None:
+        data.mkdir(parents=True, exist_ok=True)
+        path = instance_file(data)
+        temporary = path.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_text(json.dumps(asdict(self), indent=2))
+        temporary.replace(path)
+
+    @classmethod
+    def read(cls, data: Path) -> Instance:
+        path = instance_file(data)
+        try:
+            record = json.loads(path.read_text())
+            instance = cls(pid=int(record["pid"]), services=dict(record["services"]))
+        except FileNotFoundError:
+            raise InstanceNotRunning(
+                f"no running Ferry instance uses {data} (start one with `ferry start` "
+                "or `ferry serve queues`)"
+            ) from None
+        except (ValueError, KeyError, TypeError) as exc:
+            raise InstanceNotRunning(f"{path} is not a Ferry instance record: {exc}") from None
+        if not _alive(instance.pid):
+            raise InstanceNotRunning(
+                f"the Ferry instance recorded in {path} (pid {instance.pid}) is not running"
+            )
+        return instance
+
+    @staticmethod
+    def remove(data: Path, pid: int) -> None:
+        """Remove the record if it is still this process's."""
+        path = instance_file(data)
+        try:
+            if json.loads(path.read_text()).get("pid") == pid:
+                path.unlink()
+        except (OSError, ValueError):
+            pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,291 @@
+"""What the queue protocol answers when it refuses a request.
+
+Each class carries the HTTP status and the `x-ms-error-code` the Azure Queue service uses for
+that refusal; `ferry.queues.wire.error_response` turns any of them into the XML error body::
+
+    QueueServiceError
+    ├── BadRequest (400)       InvalidQueryParameterValue, OutOfRangeQueryParameterValue,
+    │                          InvalidHeaderValue, MissingRequiredHeader, InvalidXmlDocument,
+    │                          InvalidXmlNodeValue, InvalidResourceName, InvalidMetadata,
+    │                          InvalidUri, PopReceiptMismatch, ...
+    ├── AuthError (401/403)    AuthenticationFailed, AuthorizationFailure,
+    │                          AuthorizationPermissionMismatch, ...
+    ├── NotFound (404)         QueueNotFound, MessageNotFound, ResourceNotFound
+    ├── UnsupportedHttpVerb (405)
+    ├── Conflict (409)         QueueAlreadyExists, QueueBeingDeleted
+    ├── RequestBodyTooLarge (413)
+    └── ServerBusy (503)       the store is unavailable for a moment
+"""
+
+from __future__ import annotations
+
+from ferry.errors import FerryError
+
+__all__ = [
+    "AuthError",
+    "AuthenticationFailed",
+    "AuthorizationFailure",
+    "AuthorizationPermissionMismatch",
+    "AuthorizationProtocolMismatch",
+    "AuthorizationResourceTypeMismatch",
+    "AuthorizationServiceMismatch",
+    "AuthorizationSourceIPMismatch",
+    "BadRequest",
+    "Conflict",
+    "InternalError",
+    "InvalidHeaderValue",
+    "InvalidInput",
+    "InvalidMetadata",
+    "InvalidQueryParameterValue",
+    "InvalidResourceName",
+    "InvalidUri",
+    "InvalidXmlDocument",
+    "InvalidXmlNodeValue",
+    "MessageNotFound",
+    "MissingRequiredHeader",
+    "MissingRequiredQueryParameter",
+    "NoAuthenticationInformation",
+    "NotFound",
+    "OutOfRangeInput",
+    "OutOfRangeQueryParameterValue",
+    "PopReceiptMismatch",
+    "QueueAlreadyExists",
+    "QueueNotFound",
+    "QueueServiceError",
+    "RequestBodyTooLarge",
+    "ResourceNotFound",
+    "ServerBusy",
+    "UnsupportedHttpVerb",
+]
+
+
+class QueueServiceError(FerryError):
+    """A refusal in the queue protocol's terms: status, error code, message, extra XML fields."""
+
+    status = 400
+    code = "InvalidInput"
+    default_message = "One of the request inputs is not valid."
+
+    def __init__(self, message: str | None = None, **details: str) -> None:
+        self.message = message or self.default_message
+        self.details = details
+        super().__init__(self.message)
+
+
+class BadRequest(QueueServiceError):
+    """400: the request itself is wrong."""
+
+
+class InvalidInput(BadRequest):
+    """One of the request inputs is not valid."""
+
+
+class OutOfRangeInput(BadRequest):
+    code = "OutOfRangeInput"
+    default_message = "One of the request inputs is out of range."
+
+
+class InvalidQueryParameterValue(BadRequest):
+    code = "InvalidQueryParameterValue"
+    default_message = (
+        "Value for one of the query parameters specified in the request URI is invalid."
+    )
+
+    def __init__(self, name: str, value: str, reason: str | None = None) -> None:
+        details = {"QueryParameterName": name, "QueryParameterValue": value}
+        if reason:
+            details["Reason"] = reason
+        super().__init__(None, **details)
+
+
+class OutOfRangeQueryParameterValue(BadRequest):
+    code = "OutOfRangeQueryParameterValue"
+    default_message = (
+        "One of the query parameters specified in the request URI is outside the permissible range."
+    )
+
+    def __init__(self, name: str, value: str, minimum: int, maximum: int) -> None:
+        super().__init__(
+            None,
+            QueryParameterName=name,
+            QueryParameterValue=value,
+            MinimumAllowed=str(minimum),
+            MaximumAllowed=str(maximum),
+        )
+
+
+class MissingRequiredQueryParameter(BadRequest):
+    code = "MissingRequiredQueryParameter"
+    default_message = "A query parameter that's mandatory for this request is not specified."
+
+    def __init__(self, name: str) -> None:
+        super().__init__(None, QueryParameterName=name)
+
+
+class InvalidHeaderValue(BadRequest):
+    code = "InvalidHeaderValue"
+    default_message = "The value for one of the HTTP headers is not in the correct format."
+
+    def __init__(self, name: str, value: str) -> None:
+        super().__init__(None, HeaderName=name, HeaderValue=value)
+
+
+class MissingRequiredHeader(BadRequest):
+    code = "MissingRequiredHeader"
+    default_message = "An HTTP header that's mandatory for this request is not specified."
+
+    def __init__(self, name: str) -> None:
+        super().__init__(None, HeaderName=name)
+
+
+class InvalidXmlDocument(BadRequest):
+    code = "InvalidXmlDocument"
+    default_message = "XML specified is not syntactically valid."
+
+
+class InvalidXmlNodeValue(BadRequest):
+    code = "InvalidXmlNodeValue"
+    default_message = "The value for one of the XML nodes is not in the correct format."
+
+
+class InvalidResourceName(BadRequest):
+    code = "InvalidResourceName"
+    default_message = "The specified resource name contains invalid characters."
+
+
+class InvalidMetadata(BadRequest):
+    code = "InvalidMetadata"
+    default_message = "The metadata specified is invalid. It has characters that are not permitted."
+
+
+class InvalidUri(BadRequest):
+    code = "InvalidUri"
+    default_message = "The requested URI does not represent any resource on the server."
+
+
+class PopReceiptMismatch(BadRequest):
+    code = "PopReceiptMismatch"
+    default_message = (
+        "The specified pop receipt did not match the pop receipt for a dequeued message."
+    )
+
+
+class AuthError(QueueServiceError):
+    """401/403: who is asking, or what they may do, does not check out."""
+
+    status = 403
+
+
+class NoAuthenticationInformation(AuthError):
+    status = 401
+    code = "NoAuthenticationInformation"
+    default_message = (
+        "Server failed to authenticate the request. "
+        "Please refer to the information in the www-authenticate header."
+    )
+
+
+class AuthenticationFailed(AuthError):
+    code = "AuthenticationFailed"
+    default_message = (
+        "Server failed to authenticate the request. Make sure the value of Authorization "
+        "header is formed correctly including the signature."
+    )
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(None, AuthenticationErrorDetail=detail)
+
+
+class AuthorizationFailure(AuthError):
+    code = "AuthorizationFailure"
+    default_message = "This request is not authorized to perform this operation."
+
+
+class AuthorizationPermissionMismatch(AuthError):
+    code = "AuthorizationPermissionMismatch"
+    default_message = (
+        "This request is not authorized to perform this operation using this permission."
+    )
+
+
+class AuthorizationResourceTypeMismatch(AuthError):
+    code = "AuthorizationResourceTypeMismatch"
+    default_message = (
+        "This request is not authorized to perform this operation using this resource type."
+    )
+
+
+class AuthorizationServiceMismatch(AuthError):
+    code = "AuthorizationServiceMismatch"
+    default_message = "This request is not authorized to perform this operation using this service."
+
+
+class AuthorizationProtocolMismatch(AuthError):
+    code = "AuthorizationProtocolMismatch"
+    default_message = (
+        "This request is not authorized to perform this operation using this protocol."
+    )
+
+
+class AuthorizationSourceIPMismatch(AuthError):
+    code = "AuthorizationSourceIPMismatch"
+    default_message = (
+        "This request is not authorized to perform this operation using this source IP."
+    )
+
+
+class NotFound(QueueServiceError):
+    status = 404
+
+
+class ResourceNotFound(NotFound):
+    code = "ResourceNotFound"
+    default_message = "The specified resource does not exist."
+
+
+class QueueNotFound(NotFound):
+    code = "QueueNotFound"
+    default_message = "The specified queue does not exist."
+
+
+class MessageNotFound(NotFound):
+    code = "MessageNotFound"
+    default_message = "The specified message does not exist."
+
+
+class UnsupportedHttpVerb(QueueServiceError):
+    status = 405
+    code = "UnsupportedHttpVerb"
+    default_message = "The resource doesn't support the specified HTTP verb."
+
+
+class Conflict(QueueServiceError):
+    status = 409
+
+
+class QueueAlreadyExists(Conflict):
+    code = "QueueAlreadyExists"
+    default_message = "The specified queue already exists."
+
+
+class RequestBodyTooLarge(QueueServiceError):
+    status = 413
+    code = "RequestBodyTooLarge"
+    default_message = "The request body is too large and exceeds the maximum permissible limit."
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(None, MaxLimit=str(limit))
+
+
+class ServerBusy(QueueServiceError):
+    status = 503
+    code = "ServerBusy"
+    default_message = (
+        "The server is currently unable to receive requests. Please retry your request."
+    )
+
+
+class InternalError(QueueServiceError):
+    status = 500
+    code = "InternalError"
+    default_message = "The server encountered an internal error. Please retry the request."

@@ -1,0 +1,1 @@
+"""The queue protocol's operations, grouped by the resource they act on."""

@@ -1,0 +1,434 @@
+"""The queue service's semantics, written once over the database seam.
+
+Visibility, dequeue counts, pop receipts and expiry all live here, as units of work in
+SQLAlchemy Core that both backends run unchanged: `FOR UPDATE SKIP LOCKED` keeps concurrent
+consumers apart on PostgreSQL and is left out by SQLite's dialect, where the single writer
+already serialises them. Callers validate their arguments' ranges (`ferry.queues.limits`).
+
+A pop receipt is a random nonce followed by the message's row id, set each time the message is
+received or updated, so an older receipt no longer matches.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    Row,
+    String,
+    and_,
+    cast,
+    delete,
+    func,
+    literal,
+    select,
+    update,
+)
+
+from ferry.clock import Clock, system_clock
+from ferry.queues.errors import (
+    MessageNotFound,
+    PopReceiptMismatch,
+    QueueAlreadyExists,
+    QueueNotFound,
+)
+from ferry.queues.models import AccessPolicy, Message, QueueInfo, QueueListing
+from ferry.store.database import Database
+from ferry.store.schema import NEVER, queue_messages, queue_service_properties, queues
+from ferry.types import JSONObject, Metadata
+
+__all__ = ["QueueStore"]
+
+_m = queue_messages
+_q = queues
+_MESSAGE_COLUMNS = (
+    _m.c.message_id,
+    _m.c.inserted_at,
+    _m.c.expires_at,
+    _m.c.visible_at,
+    _m.c.dequeue_count,
+    _m.c.pop_receipt,
+    _m.c.body,
+)
+
+
+def _message(row: Row[Any] | Any) -> Message:
+    return Message(
+        message_id=row.message_id,
+        inserted_at=row.inserted_at,
+        expires_at=row.expires_at,
+        visible_at=row.visible_at,
+        dequeue_count=row.dequeue_count,
+        pop_receipt=row.pop_receipt,
+        text=row.body,
+    )
+
+
+def _same_metadata(left: Metadata, right: Metadata) -> bool:
+    """Metadata names are case-insensitive."""
+    return {k.lower(): v for k, v in left.items()} == {k.lower(): v for k, v in right.items()}
+
+
+def _nonce() -> str:
+    return secrets.token_urlsafe(12)
+
+
+class QueueStore:
+    """Queues and their messages for every account, in one database."""
+
+    def __init__(self, database: Database, clock: Clock = system_clock) -> None:
+        self.database = database
+        self.clock = clock
+
+    # -- queues -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _queue_id(account: str, name: str) -> Any:
+        return select(_q.c.id).where(_q.c.account == account, _q.c.name == name).scalar_subquery()
+
+    @staticmethod
+    def _require_queue(conn: Connection, account: str, name: str) -> int:
+        queue_id = conn.execute(
+            select(_q.c.id).where(_q.c.account == account, _q.c.name == name)
+        ).scalar()
+        if queue_id is None:
+            raise QueueNotFound()
+        return int(queue_id)
+
+    async def create_queue(self, account: str, name: str, metadata: Metadata) -> bool:
+        """True if created; False if it existed with the same metadata (which is no error)."""
+
+        def work(conn: Connection) -> bool:
+            inserted = conn.execute(
+                self.database.insert(_q)
+                .values(
+                    account=account,
+                    name=name,
+                    metadata=metadata,
+                    acl=[],
+                    created_at=self.clock(),
+                )
+                .on_conflict_do_nothing()
+                .returning(_q.c.id)
+            ).first()
+            if inserted is not None:
+                return True
+            existing = conn.execute(
+                select(_q.c.metadata).where(_q.c.account == account, _q.c.name == name)
+            ).scalar()
+            if existing is None:  # deleted again between the two statements
+                raise QueueAlreadyExists()
+            if not _same_metadata(existing, metadata):
+                raise QueueAlreadyExists()
+            return False
+
+        return await self.database.write(work)
+
+    async def delete_queue(self, account: str, name: str) -> None:
+        def work(conn: Connection) -> None:
+            queue_id = self._require_queue(conn, account, name)
+            conn.execute(delete(_m).where(_m.c.queue_id == queue_id))
+            conn.execute(delete(_q).where(_q.c.id == queue_id))
+
+        await self.database.write(work)
+
+    async def get_queue(self, account: str, name: str) -> QueueInfo:
+        """The queue's metadata and approximate number of messages (hidden ones included)."""
+
+        def work(conn: Connection) -> QueueInfo:
+            row = conn.execute(
+                select(_q.c.id, _q.c.metadata).where(_q.c.account == account, _q.c.name == name)
+            ).first()
+            if row is None:
+                raise QueueNotFound()
+            count = conn.execute(
+                select(func.count())
+                .select_from(_m)
+                .where(_m.c.queue_id == row.id, _m.c.expires_at > self.clock())
+            ).scalar_one()
+            return QueueInfo(name, dict(row.metadata), int(count))
+
+        return await self.database.read(work)
+
+    async def set_metadata(self, account: str, name: str, metadata: Metadata) -> None:
+        await self._update_queue(account, name, metadata=metadata)
+
+    async def get_access_policies(self, account: str, name: str) -> list[AccessPolicy]:
+        def work(conn: Connection) -> list[AccessPolicy]:
+            acl = conn.execute(
+                select(_q.c.acl).where(_q.c.account == account, _q.c.name == name)
+            ).first()
+            if acl is None:
+                raise QueueNotFound()
+            return [AccessPolicy(**policy) for policy in acl[0]]
+
+        return await self.database.read(work)
+
+    async def set_access_policies(
+        self, account: str, name: str, policies: list[AccessPolicy]
+    ) -> None:
+        acl = [
+            {"id": p.id, "start": p.start, "expiry": p.expiry, "permission": p.permission}
+            for p in policies
+        ]
+        await self._update_queue(account, name, acl=acl)
+
+    async def _update_queue(self, account: str, name: str, **values: Any) -> None:
+        def work(conn: Connection) -> None:
+            result = conn.execute(
+                update(_q).where(_q.c.account == account, _q.c.name == name).values(**values)
+            )
+            if result.rowcount == 0:
+                raise QueueNotFound()
+
+        await self.database.write(work)
+
+    async def list_queues(
+        self, account: str, *, prefix: str, marker: str, max_results: int, with_metadata: bool
+    ) -> QueueListing:
+        """Queues in name order from `marker` on; `next_marker` names the first one left out."""
+
+        def work(conn: Connection) -> QueueListing:
+            name = _q.c.name.collate(self.database.binary_collation)
+            query = select(_q.c.name, _q.c.metadata).where(_q.c.account == account)
+            if prefix:
+                query = query.where(_q.c.name.startswith(prefix, autoescape=True))
+            if marker:
+                query = query.where(name >= marker)
+            rows = conn.execute(query.order_by(name).limit(max_results + 1)).all()
+            listed = [
+                QueueInfo(row.name, dict(row.metadata) if with_metadata else {})
+                for row in rows[:max_results]
+            ]
+            next_marker = rows[max_results].name if len(rows) > max_results else None
+            return QueueListing(listed, next_marker)
+
+        return await self.database.read(work)
+
+    # -- messages ---------------------------------------------------------------------------
+
+    async def put_message(
+        self, account: str, name: str, text: str, *, visibility_timeout: int, ttl: int
+    ) -> Message:
+        """Add a message, hidden for `visibility_timeout` seconds, living `ttl` seconds (-1:
+        forever). The receipt it returns lets the sender update or delete it."""
+
+        def work(conn: Connection) -> Message:
+            now = self.clock()
+            message = Message(
+                message_id=str(uuid.uuid4()),
+                inserted_at=now,
+                expires_at=NEVER if ttl == -1 else now + ttl * 1000,
+                visible_at=now + visibility_timeout * 1000,
+                dequeue_count=0,
+                pop_receipt=_nonce(),
+                text=text,
+            )
+            source = select(
+                _q.c.id,
+                literal(message.message_id),
+                literal(text),
+                literal(message.inserted_at),
+                literal(message.expires_at),
+                literal(message.visible_at),
+                literal(0),
+                literal(message.pop_receipt),
+            ).where(_q.c.account == account, _q.c.name == name)
+            inserted = conn.execute(
+                _m.insert().from_select(_INSERT_COLUMNS, source).returning(_m.c.id)
+            ).first()
+            if inserted is None:
+                raise QueueNotFound()
+            return message
+
+        return await self.database.write(work)
+
+    async def get_messages(
+        self, account: str, name: str, *, count: int, visibility_timeout: int
+    ) -> list[Message]:
+        """Receive up to `count` visible messages, hiding them for `visibility_timeout` s."""
+
+        def work(conn: Connection) -> list[Message]:
+            now = self.clock()
+            due = (
+                select(_m.c.id)
+                .where(
+                    _m.c.queue_id == self._queue_id(account, name),
+                    _m.c.visible_at <= now,
+                    _m.c.expires_at > now,
+                )
+                .order_by(_m.c.visible_at, _m.c.id)
+                .limit(count)
+                .with_for_update(skip_locked=True)
+            )
+            claimed = conn.execute(
+                update(_m)
+                .where(_m.c.id.in_(due.scalar_subquery()))
+                .values(
+                    visible_at=now + visibility_timeout * 1000,
+                    dequeue_count=_m.c.dequeue_count + 1,
+                    pop_receipt=literal(_nonce()) + cast(_m.c.id, String),
+                )
+                .returning(_m.c.id, *_MESSAGE_COLUMNS)
+            ).all()
+            if not claimed:
+                self._require_queue(conn, account, name)
+            return [_message(row) for row in sorted(claimed, key=lambda row: row.id)]
+
+        return await self.database.write(work)
+
+    async def peek_messages(self, account: str, name: str, *, count: int) -> list[Message]:
+        """Up to `count` visible messages, changing nothing."""
+
+        def work(conn: Connection) -> list[Message]:
+            now = self.clock()
+            rows = conn.execute(
+                select(*_MESSAGE_COLUMNS)
+                .where(
+                    _m.c.queue_id == self._queue_id(account, name),
+                    _m.c.visible_at <= now,
+                    _m.c.expires_at > now,
+                )
+                .order_by(_m.c.visible_at, _m.c.id)
+                .limit(count)
+            ).all()
+            if not rows:
+                self._require_queue(conn, account, name)
+            return [_message(row) for row in rows]
+
+        return await self.database.read(work)
+
+    async def delete_message(
+        self, account: str, name: str, message_id: str, pop_receipt: str
+    ) -> None:
+        def work(conn: Connection) -> None:
+            deleted = conn.execute(
+                delete(_m).where(
+                    self._receipt_matches(account, name, message_id, pop_receipt, self.clock())
+                )
+            )
+            if deleted.rowcount == 0:
+                self._explain_miss(conn, account, name, message_id)
+
+        await self.database.write(work)
+
+    async def update_message(
+        self,
+        account: str,
+        name: str,
+        message_id: str,
+        pop_receipt: str,
+        *,
+        visibility_timeout: int,
+        text: str | None,
+    ) -> Message:
+        """Hide the message for `visibility_timeout` s from now and, if given, replace its text;
+        the message gets a new pop receipt and the old one stops working."""
+
+        def work(conn: Connection) -> Message:
+            now = self.clock()
+            values: dict[str, Any] = {
+                "visible_at": now + visibility_timeout * 1000,
+                "pop_receipt": _nonce() + message_id[:8],
+            }
+            if text is not None:
+                values["body"] = text
+            row = conn.execute(
+                update(_m)
+                .where(self._receipt_matches(account, name, message_id, pop_receipt, now))
+                .values(**values)
+                .returning(*_MESSAGE_COLUMNS)
+            ).first()
+            if row is None:
+                self._explain_miss(conn, account, name, message_id)
+            assert row is not None
+            return _message(row)
+
+        return await self.database.write(work)
+
+    def _receipt_matches(
+        self, account: str, name: str, message_id: str, pop_receipt: str, now: int
+    ) -> Any:
+        """The message, in that queue, still alive, last handed out with that receipt."""
+        return and_(
+            _m.c.message_id == message_id,
+            _m.c.queue_id == self._queue_id(account, name),
+            _m.c.pop_receipt == pop_receipt,
+            _m.c.expires_at > now,
+        )
+
+    def _explain_miss(self, conn: Connection, account: str, name: str, message_id: str) -> None:
+        """A delete or update matched nothing: say whether the queue, the message or the
+        receipt was wrong."""
+        queue_id = self._require_queue(conn, account, name)
+        found = conn.execute(
+            select(_m.c.expires_at).where(_m.c.message_id == message_id, _m.c.queue_id == queue_id)
+        ).first()
+        if found is None or found.expires_at <= self.clock():
+            raise MessageNotFound()
+        raise PopReceiptMismatch()
+
+    async def clear_messages(self, account: str, name: str) -> int:
+        def work(conn: Connection) -> int:
+            queue_id = self._require_queue(conn, account, name)
+            result: CursorResult[Any] = conn.execute(delete(_m).where(_m.c.queue_id == queue_id))
+            return int(result.rowcount)
+
+        return await self.database.write(work)
+
+    async def purge_expired(self, *, limit: int = 1000) -> int:
+        """Delete up to `limit` expired messages; callers repeat while it returns `limit`."""
+
+        def work(conn: Connection) -> int:
+            expired = (
+                select(_m.c.id)
+                .where(_m.c.expires_at <= self.clock())
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+            result = conn.execute(delete(_m).where(_m.c.id.in_(expired.scalar_subquery())))
+            return int(result.rowcount)
+
+        return await self.database.write(work)
+
+    # -- service ----------------------------------------------------------------------------
+
+    async def get_service_properties(self, account: str) -> JSONObject | None:
+        def work(conn: Connection) -> JSONObject | None:
+            value = conn.execute(
+                select(queue_service_properties.c.properties).where(
+                    queue_service_properties.c.account == account
+                )
+            ).scalar()
+            return dict(value) if value is not None else None
+
+        return await self.database.read(work)
+
+    async def set_service_properties(self, account: str, properties: JSONObject) -> None:
+        def work(conn: Connection) -> None:
+            table = queue_service_properties
+            conn.execute(
+                self.database.insert(table)
+                .values(account=account, properties=properties)
+                .on_conflict_do_update(
+                    index_elements=[table.c.account], set_={"properties": properties}
+                )
+            )
+
+        await self.database.write(work)
+
+
+_INSERT_COLUMNS = [
+    _m.c.queue_id,
+    _m.c.message_id,
+    _m.c.body,
+    _m.c.inserted_at,
+    _m.c.expires_at,
+    _m.c.visible_at,
+    _m.c.dequeue_count,
+    _m.c.pop_receipt,
+]

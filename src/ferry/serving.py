@@ -1,0 +1,142 @@
+"""Listening sockets and uvicorn servers, shared by every `ferry serve …` command."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import socket
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+import uvicorn
+from starlette.types import ASGIApp
+
+from ferry.errors import FerryError
+
+__all__ = ["BindError", "Listener", "bind", "run", "run_until_stopped"]
+
+
+class BindError(FerryError):
+    """A port cannot be listened on (taken, or not allowed)."""
+
+
+@dataclass
+class Listener:
+    app: ASGIApp
+    sock: socket.socket
+
+    @property
+    def port(self) -> int:
+        return int(self.sock.getsockname()[1])
+
+    def url(self, host: str, scheme: str = "http") -> str:
+        shown = f"[{host}]" if ":" in host else host
+        return f"{scheme}://{shown}:{self.port}"
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket; port 0 picks a free one. Connections queue in its backlog until
+    the server starts accepting, so its address can be published at once."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise BindError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+_META = b"x-ms-meta-"
+
+
+def _http_protocol() -> type[asyncio.Protocol] | str:
+    """uvicorn's httptools protocol, except that user metadata names keep their case.
+
+    ASGI servers lowercase header names, but storage metadata names are the user's own and
+    List Queues hands them back as they were sent. (uvicorn also lowercases the names of
+    response headers, so Get Queue Metadata answers `x-ms-meta-camelcase`.) Falls back to
+    uvicorn's default where httptools is not installed.
+    """
+    try:
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+    except ImportError:  # pragma: no cover - httptools is part of uvicorn[standard]
+        return "auto"
+
+    class MetadataCasePreserving(HttpToolsProtocol):
+        def on_header(self, name: bytes, value: bytes) -> None:
+            if name[: len(_META)].lower() == _META:
+                self.headers.append((_META + name[len(_META) :], value))
+            else:
+                super().on_header(name, value)
+
+    return MetadataCasePreserving
+
+
+class _Server(uvicorn.Server):
+    """A uvicorn server that leaves signals to `run`, which stops all servers together."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def run(listeners: Sequence[Listener], stop: asyncio.Event | None = None) -> None:
+    """Serve every listener until SIGINT/SIGTERM (or `stop` is set), then shut all of them
+    down gracefully: requests in flight finish, new connections are refused."""
+    servers = [
+        _Server(
+            uvicorn.Config(
+                listener.app,
+                http=_http_protocol(),
+                server_header=False,
+                date_header=False,
+                log_level="warning",
+                access_log=False,
+                lifespan="on",
+                timeout_graceful_shutdown=10,
+            )
+        )
+        for listener in listeners
+    ]
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+
+    async def stopper() -> None:
+        await stop.wait()
+        for server in servers:
+            server.should_exit = True
+
+    watcher = asyncio.create_task(stopper())
+    try:
+        await asyncio.gather(
+            *(
+                server.serve(sockets=[listener.sock])
+                for server, listener in zip(servers, listeners, strict=True)
+            )
+        )
+    finally:
+        watcher.cancel()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(sig)
+
+
+def run_until_stopped(listeners: Sequence[Listener]) -> None:
+    """`run` on a fresh event loop (uvloop where it is installed)."""
+    factory: Callable[[], asyncio.AbstractEventLoop] = asyncio.new_event_loop
+    try:
+        import uvloop
+
+        factory = uvloop.new_event_loop
+    except ImportError:  # pragma: no cover - uvloop is absent on some platforms
+        pass
+    with asyncio.Runner(loop_factory=factory) as runner:
+        runner.run(run(listeners))

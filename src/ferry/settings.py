@@ -1,0 +1,108 @@
+"""Settings: command-line flags > `FERRY_*` environment > `ferry.toml` > defaults.
+
+A command builds `Settings.load(config_file, **flags)` with only the flags the user gave; every
+other value comes from the environment, then the TOML file, then the defaults below.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+    TomlConfigSettingsSource,
+)
+
+from ferry.errors import ConfigError
+
+__all__ = ["DEFAULT_CONFIG_FILE", "Settings"]
+
+DEFAULT_CONFIG_FILE = Path("ferry.toml")
+
+
+class Settings(BaseSettings):
+    """Everything a Ferry process can be told; the field name is the TOML key and the
+    environment variable after the `FERRY_` prefix."""
+
+    model_config = SettingsConfigDict(env_prefix="FERRY_", extra="forbid", frozen=True)
+
+    data: Path = Field(default=Path(".ferry"), description="folder for the embedded store")
+    database_url: str | None = Field(
+        default=None, description="postgresql://… to share state between processes"
+    )
+    host: str = "127.0.0.1"
+    queue_port: int = Field(default=10001, ge=0, le=65535)
+    accounts: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict,
+        description="extra storage accounts, name → base64 key ('name:key;name2:key2' in env)",
+    )
+    purge_interval: float = Field(
+        default=5.0, gt=0, description="seconds between sweeps of expired queue messages"
+    )
+
+    @field_validator("accounts", mode="before")
+    @classmethod
+    def _parse_accounts(cls, value: Any) -> Any:
+        """Accept Azurite's `AZURITE_ACCOUNTS` form, `name:key;name2:key2`, as well as a table."""
+        if not isinstance(value, str):
+            return value
+        if value.lstrip().startswith("{"):
+            return json.loads(value)
+        accounts: dict[str, str] = {}
+        for entry in filter(None, (part.strip() for part in value.split(";"))):
+            name, sep, key = entry.partition(":")
+            if not sep or not name or not key:
+                raise ValueError(f"account entry {entry!r} is not 'name:base64key'")
+            accounts[name] = key.split(":")[0]
+        return accounts
+
+    @classmethod
+    def load(cls, config_file: Path | None = None, **flags: Any) -> Settings:
+        """Build settings from flags given (None means "not given"), environment and file."""
+        given = {name: value for name, value in flags.items() if value is not None}
+        path = config_file or Path(os.environ.get("FERRY_CONFIG", DEFAULT_CONFIG_FILE))
+        if config_file is not None and not path.is_file():
+            raise ConfigError(f"config file {path} does not exist")
+        _TomlFile.path = path
+        try:
+            return cls(**given)
+        except SettingsError as exc:
+            raise ConfigError(f"invalid settings: {exc}") from None
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
+                for err in exc.errors()
+            )
+            raise ConfigError(f"invalid settings: {problems}") from None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, _TomlFile(settings_cls)
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data / "ferry.db"
+
+
+class _TomlFile(TomlConfigSettingsSource):
+    """The TOML source, reading whichever file `Settings.load` was pointed at."""
+
+    path: Path = DEFAULT_CONFIG_FILE
+
+    def __init__(self, settings_cls: type[BaseSettings]) -> None:
+        super().__init__(settings_cls, toml_file=self.path)

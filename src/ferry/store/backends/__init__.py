@@ -1,0 +1,1 @@
+"""Database backends: one module per engine, imported only when used."""

@@ -1,0 +1,1 @@
+"""Alembic migrations of Ferry's schema (`ferry.store.migrate` runs them)."""
