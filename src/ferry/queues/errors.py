@@ -50,6 +50,7 @@ __all__ = [
     "OutOfRangeQueryParameterValue",
     "PopReceiptMismatch",
     "QueueAlreadyExists",
+    "QueueBeingDeleted",
     "QueueNotFound",
     "QueueServiceError",
     "RequestBodyTooLarge",
@@ -266,6 +267,11 @@ class Conflict(QueueServiceError):
 class QueueAlreadyExists(Conflict):
     code = "QueueAlreadyExists"
     default_message = "The specified queue already exists."
+
+
+class QueueBeingDeleted(Conflict):
+    code = "QueueBeingDeleted"
+    default_message = "The specified queue is being deleted."
 
 
 class RequestBodyTooLarge(QueueServiceError):

@@ -3,7 +3,10 @@
 Visibility, dequeue counts, pop receipts and expiry all live here, as units of work in
 SQLAlchemy Core that both backends run unchanged: `FOR UPDATE SKIP LOCKED` keeps concurrent
 consumers apart on PostgreSQL and is left out by SQLite's dialect, where the single writer
-already serialises them. Callers validate their arguments' ranges (`ferry.queues.limits`).
+already serialises them. Callers validate their arguments' ranges (`ferry.queues.params`).
+
+The message operations are the hot paths, so their statements are prepared once
+(`ferry.store.prepared`) and the queue is found by a subquery inside the same statement.
 
 A pop receipt is a random nonce followed by the message's row id, set each time the message is
 received or updated, so an older receipt no longer matches.
@@ -13,18 +16,21 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Connection,
     CursorResult,
-    Row,
+    Integer,
     String,
     and_,
+    bindparam,
     cast,
     delete,
     func,
-    literal,
+    literal_column,
     select,
     update,
 )
@@ -34,10 +40,12 @@ from ferry.queues.errors import (
     MessageNotFound,
     PopReceiptMismatch,
     QueueAlreadyExists,
+    QueueBeingDeleted,
     QueueNotFound,
 )
 from ferry.queues.models import AccessPolicy, Message, QueueInfo, QueueListing
 from ferry.store.database import Database
+from ferry.store.prepared import Prepared
 from ferry.store.schema import NEVER, queue_messages, queue_service_properties, queues
 from ferry.types import JSONObject, Metadata
 
@@ -56,15 +64,17 @@ _MESSAGE_COLUMNS = (
 )
 
 
-def _message(row: Row[Any] | Any) -> Message:
+def _message(row: Sequence[Any]) -> Message:
+    """A message from a row of `_MESSAGE_COLUMNS`."""
+    message_id, inserted_at, expires_at, visible_at, dequeue_count, pop_receipt, body = row
     return Message(
-        message_id=row.message_id,
-        inserted_at=row.inserted_at,
-        expires_at=row.expires_at,
-        visible_at=row.visible_at,
-        dequeue_count=row.dequeue_count,
-        pop_receipt=row.pop_receipt,
-        text=row.body,
+        message_id=message_id,
+        inserted_at=inserted_at,
+        expires_at=expires_at,
+        visible_at=visible_at,
+        dequeue_count=dequeue_count,
+        pop_receipt=pop_receipt,
+        text=body,
     )
 
 
@@ -85,10 +95,6 @@ class QueueStore:
         self.clock = clock
 
     # -- queues -----------------------------------------------------------------------------
-
-    @staticmethod
-    def _queue_id(account: str, name: str) -> Any:
-        return select(_q.c.id).where(_q.c.account == account, _q.c.name == name).scalar_subquery()
 
     @staticmethod
     def _require_queue(conn: Connection, account: str, name: str) -> int:
@@ -120,8 +126,8 @@ class QueueStore:
             existing = conn.execute(
                 select(_q.c.metadata).where(_q.c.account == account, _q.c.name == name)
             ).scalar()
-            if existing is None:  # deleted again between the two statements
-                raise QueueAlreadyExists()
+            if existing is None:  # deleted by someone else between the two statements
+                raise QueueBeingDeleted()
             if not _same_metadata(existing, metadata):
                 raise QueueAlreadyExists()
             return False
@@ -228,19 +234,17 @@ class QueueStore:
                 pop_receipt=_nonce(),
                 text=text,
             )
-            source = select(
-                _q.c.id,
-                literal(message.message_id),
-                literal(text),
-                literal(message.inserted_at),
-                literal(message.expires_at),
-                literal(message.visible_at),
-                literal(0),
-                literal(message.pop_receipt),
-            ).where(_q.c.account == account, _q.c.name == name)
-            inserted = conn.execute(
-                _m.insert().from_select(_INSERT_COLUMNS, source).returning(_m.c.id)
-            ).first()
+            inserted = _PUT.first(
+                conn,
+                account=account,
+                name=name,
+                message_id=message.message_id,
+                body=text,
+                inserted_at=message.inserted_at,
+                expires_at=message.expires_at,
+                visible_at=message.visible_at,
+                pop_receipt=message.pop_receipt,
+            )
             if inserted is None:
                 raise QueueNotFound()
             return message
@@ -254,30 +258,18 @@ class QueueStore:
 
         def work(conn: Connection) -> list[Message]:
             now = self.clock()
-            due = (
-                select(_m.c.id)
-                .where(
-                    _m.c.queue_id == self._queue_id(account, name),
-                    _m.c.visible_at <= now,
-                    _m.c.expires_at > now,
-                )
-                .order_by(_m.c.visible_at, _m.c.id)
-                .limit(count)
-                .with_for_update(skip_locked=True)
+            claimed = _CLAIM.all(
+                conn,
+                account=account,
+                name=name,
+                now=now,
+                count=count,
+                visible_at=now + visibility_timeout * 1000,
+                nonce=_nonce(),
             )
-            claimed = conn.execute(
-                update(_m)
-                .where(_m.c.id.in_(due.scalar_subquery()))
-                .values(
-                    visible_at=now + visibility_timeout * 1000,
-                    dequeue_count=_m.c.dequeue_count + 1,
-                    pop_receipt=literal(_nonce()) + cast(_m.c.id, String),
-                )
-                .returning(_m.c.id, *_MESSAGE_COLUMNS)
-            ).all()
             if not claimed:
                 self._require_queue(conn, account, name)
-            return [_message(row) for row in sorted(claimed, key=lambda row: row.id)]
+            return [_message(row[1:]) for row in sorted(claimed)]
 
         return await self.database.write(work)
 
@@ -285,17 +277,7 @@ class QueueStore:
         """Up to `count` visible messages, changing nothing."""
 
         def work(conn: Connection) -> list[Message]:
-            now = self.clock()
-            rows = conn.execute(
-                select(*_MESSAGE_COLUMNS)
-                .where(
-                    _m.c.queue_id == self._queue_id(account, name),
-                    _m.c.visible_at <= now,
-                    _m.c.expires_at > now,
-                )
-                .order_by(_m.c.visible_at, _m.c.id)
-                .limit(count)
-            ).all()
+            rows = _PEEK.all(conn, account=account, name=name, now=self.clock(), count=count)
             if not rows:
                 self._require_queue(conn, account, name)
             return [_message(row) for row in rows]
@@ -306,12 +288,15 @@ class QueueStore:
         self, account: str, name: str, message_id: str, pop_receipt: str
     ) -> None:
         def work(conn: Connection) -> None:
-            deleted = conn.execute(
-                delete(_m).where(
-                    self._receipt_matches(account, name, message_id, pop_receipt, self.clock())
-                )
+            deleted = _DELETE.rowcount(
+                conn,
+                account=account,
+                name=name,
+                message_id=message_id,
+                pop_receipt=pop_receipt,
+                now=self.clock(),
             )
-            if deleted.rowcount == 0:
+            if deleted == 0:
                 self._explain_miss(conn, account, name, message_id)
 
         await self.database.write(work)
@@ -331,35 +316,25 @@ class QueueStore:
 
         def work(conn: Connection) -> Message:
             now = self.clock()
-            values: dict[str, Any] = {
+            matches = {
+                "account": account,
+                "name": name,
+                "message_id": message_id,
+                "pop_receipt": pop_receipt,
+                "now": now,
                 "visible_at": now + visibility_timeout * 1000,
-                "pop_receipt": _nonce() + message_id[:8],
+                "new_receipt": _nonce() + message_id[:8],
             }
-            if text is not None:
-                values["body"] = text
-            row = conn.execute(
-                update(_m)
-                .where(self._receipt_matches(account, name, message_id, pop_receipt, now))
-                .values(**values)
-                .returning(*_MESSAGE_COLUMNS)
-            ).first()
+            if text is None:
+                row = _UPDATE_VISIBILITY.first(conn, **matches)
+            else:
+                row = _UPDATE_TEXT.first(conn, body=text, **matches)
             if row is None:
                 self._explain_miss(conn, account, name, message_id)
             assert row is not None
             return _message(row)
 
         return await self.database.write(work)
-
-    def _receipt_matches(
-        self, account: str, name: str, message_id: str, pop_receipt: str, now: int
-    ) -> Any:
-        """The message, in that queue, still alive, last handed out with that receipt."""
-        return and_(
-            _m.c.message_id == message_id,
-            _m.c.queue_id == self._queue_id(account, name),
-            _m.c.pop_receipt == pop_receipt,
-            _m.c.expires_at > now,
-        )
 
     def _explain_miss(self, conn: Connection, account: str, name: str, message_id: str) -> None:
         """A delete or update matched nothing: say whether the queue, the message or the
@@ -422,13 +397,98 @@ class QueueStore:
         await self.database.write(work)
 
 
-_INSERT_COLUMNS = [
-    _m.c.queue_id,
-    _m.c.message_id,
-    _m.c.body,
-    _m.c.inserted_at,
-    _m.c.expires_at,
-    _m.c.visible_at,
-    _m.c.dequeue_count,
-    _m.c.pop_receipt,
-]
+# -- prepared statements (the hot paths) ---------------------------------------------------
+
+_QUEUE_ID = (
+    select(_q.c.id)
+    .where(_q.c.account == bindparam("account"), _q.c.name == bindparam("name"))
+    .scalar_subquery()
+)
+_DUE = and_(
+    _m.c.queue_id == _QUEUE_ID,
+    _m.c.visible_at <= bindparam("now"),
+    _m.c.expires_at > bindparam("now"),
+)
+_RECEIPT_MATCHES = and_(
+    _m.c.message_id == bindparam("message_id"),
+    _m.c.queue_id == _QUEUE_ID,
+    _m.c.pop_receipt == bindparam("pop_receipt"),
+    _m.c.expires_at > bindparam("now"),
+)
+
+_PUT = Prepared(
+    _m.insert()
+    .from_select(
+        [
+            _m.c.queue_id,
+            _m.c.message_id,
+            _m.c.body,
+            _m.c.inserted_at,
+            _m.c.expires_at,
+            _m.c.visible_at,
+            _m.c.dequeue_count,
+            _m.c.pop_receipt,
+        ],
+        select(
+            _q.c.id,
+            bindparam("message_id", type_=String),
+            bindparam("body", type_=String),
+            bindparam("inserted_at", type_=BigInteger),
+            bindparam("expires_at", type_=BigInteger),
+            bindparam("visible_at", type_=BigInteger),
+            literal_column("0", Integer),
+            bindparam("pop_receipt", type_=String),
+        ).where(_q.c.account == bindparam("account"), _q.c.name == bindparam("name")),
+    )
+    .returning(_m.c.id)
+)
+
+_CLAIM = Prepared(
+    update(_m)
+    .where(
+        _m.c.id.in_(
+            select(_m.c.id)
+            .where(_DUE)
+            .order_by(_m.c.visible_at, _m.c.id)
+            .limit(bindparam("count", type_=Integer))
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
+    )
+    .values(
+        visible_at=bindparam("visible_at", type_=BigInteger),
+        dequeue_count=_m.c.dequeue_count + 1,
+        pop_receipt=bindparam("nonce", type_=String) + cast(_m.c.id, String),
+    )
+    .returning(_m.c.id, *_MESSAGE_COLUMNS)
+)
+
+_PEEK = Prepared(
+    select(*_MESSAGE_COLUMNS)
+    .where(_DUE)
+    .order_by(_m.c.visible_at, _m.c.id)
+    .limit(bindparam("count", type_=Integer))
+)
+
+_DELETE = Prepared(delete(_m).where(_RECEIPT_MATCHES))
+
+_UPDATE_VISIBILITY = Prepared(
+    update(_m)
+    .where(_RECEIPT_MATCHES)
+    .values(
+        visible_at=bindparam("visible_at", type_=BigInteger),
+        pop_receipt=bindparam("new_receipt", type_=String),
+    )
+    .returning(*_MESSAGE_COLUMNS)
+)
+
+_UPDATE_TEXT = Prepared(
+    update(_m)
+    .where(_RECEIPT_MATCHES)
+    .values(
+        visible_at=bindparam("visible_at", type_=BigInteger),
+        pop_receipt=bindparam("new_receipt", type_=String),
+        body=bindparam("body", type_=String),
+    )
+    .returning(*_MESSAGE_COLUMNS)
+)

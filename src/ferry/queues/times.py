@@ -3,6 +3,7 @@ access policies and error bodies."""
 
 from __future__ import annotations
 
+import functools
 import time
 from datetime import UTC, datetime
 
@@ -14,7 +15,13 @@ _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
 
 def rfc1123(millis: int) -> str:
     """`Tue, 24 Nov 2026 10:07:24 GMT`, the format of message times and the Date header."""
-    t = time.gmtime(millis // 1000)
+    return _rfc1123_seconds(millis // 1000)
+
+
+@functools.lru_cache(maxsize=1024)
+def _rfc1123_seconds(seconds: int) -> str:
+    # A response carries up to four times, mostly the same few seconds: format each once.
+    t = time.gmtime(seconds)
     return (
         f"{_DAYS[t.tm_wday]}, {t.tm_mday:02d} {_MONTHS[t.tm_mon - 1]} {t.tm_year} "
         f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} GMT"

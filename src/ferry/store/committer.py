@@ -5,13 +5,17 @@ order inside one transaction and commits once. Under load this turns N commits i
 idle a job runs alone at once, so nothing waits for a timer. If anything in a batch fails, the
 batch is rolled back and each job is run again in a transaction of its own, so one job's error
 never undoes another's work: a unit of work must therefore have no effect outside the database.
+
+Outcomes reach asyncio callers with one `call_soon_threadsafe` per batch and event loop, and
+synchronous callers through a `concurrent.futures.Future`.
 """
 
 from __future__ import annotations
 
-import logging
+import asyncio
+import contextlib
 import threading
-from collections import deque
+from collections import defaultdict, deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
@@ -24,15 +28,22 @@ T = TypeVar("T")
 Work = Callable[[Connection], T]
 """A unit of work: runs inside a transaction on the connection it is given."""
 
-log = logging.getLogger(__name__)
+_Outcome = tuple[bool, Any]
+"""(succeeded, result or exception)."""
 
 
 class _Job:
-    __slots__ = ("future", "work")
+    __slots__ = ("future", "loop", "work")
 
-    def __init__(self, work: Work[Any]) -> None:
+    def __init__(
+        self,
+        work: Work[Any],
+        future: asyncio.Future[Any] | Future[Any],
+        loop: asyncio.AbstractEventLoop | None,
+    ) -> None:
         self.work = work
-        self.future: Future[Any] = Future()
+        self.future = future
+        self.loop = loop
 
 
 class GroupCommitter:
@@ -63,14 +74,24 @@ class GroupCommitter:
         for thread in self._threads:
             thread.start()
 
-    def submit(self, work: Work[T]) -> Future[T]:
-        job = _Job(work)
+    async def run(self, work: Work[T]) -> T:
+        """Run `work` and wait for its outcome without blocking the event loop."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._enqueue(_Job(work, future, loop))
+        return await future
+
+    def run_sync(self, work: Work[T]) -> T:
+        future: Future[T] = Future()
+        self._enqueue(_Job(work, future, None))
+        return future.result()
+
+    def _enqueue(self, job: _Job) -> None:
         with self._ready:
             if self._closed:
                 raise RuntimeError("the database is closed")
             self._jobs.append(job)
             self._ready.notify()
-        return job.future
 
     def close(self) -> None:
         """Finish the jobs already submitted, then stop the threads."""
@@ -90,30 +111,45 @@ class GroupCommitter:
                     return
                 count = min(len(self._jobs), self._max_batch)
                 batch = [self._jobs.popleft() for _ in range(count)]
-            batch = [job for job in batch if job.future.set_running_or_notify_cancel()]
-            if batch:
-                self._run_batch(batch)
+            self._deliver(batch, self._run_batch(batch))
 
-    def _run_batch(self, batch: list[_Job]) -> None:
-        if len(batch) == 1:
-            self._run_alone(batch[0])
-            return
+    def _run_batch(self, batch: list[_Job]) -> list[_Outcome]:
+        if len(batch) > 1:
+            try:
+                with self._transaction() as conn:
+                    return [(True, job.work(conn)) for job in batch]
+            except BaseException:
+                pass  # each job is retried alone just below
+        # One job, or a batch where something failed (a job, or the commit itself): give each
+        # job a transaction of its own, so a failure reaches only its own caller.
+        return [self._run_alone(job) for job in batch]
+
+    def _run_alone(self, job: _Job) -> _Outcome:
         try:
             with self._transaction() as conn:
-                results = [job.work(conn) for job in batch]
-        except BaseException:
-            # Someone's work failed (or the commit did): give each job a transaction of its own.
-            for job in batch:
-                self._run_alone(job)
-            return
-        for job, result in zip(batch, results, strict=True):
-            job.future.set_result(result)
-
-    def _run_alone(self, job: _Job) -> None:
-        try:
-            with self._transaction() as conn:
-                result = job.work(conn)
+                return True, job.work(conn)
         except BaseException as exc:  # delivered to the waiting caller, never lost
-            job.future.set_exception(self._translate(exc))
+            return False, self._translate(exc)
+
+    @staticmethod
+    def _deliver(batch: list[_Job], outcomes: list[_Outcome]) -> None:
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Job, _Outcome]]] = defaultdict(list)
+        for job, outcome in zip(batch, outcomes, strict=True):
+            if job.loop is None:
+                _settle([(job, outcome)])
+            else:
+                by_loop[job.loop].append((job, outcome))
+        for loop, settled in by_loop.items():
+            # A closed loop raises RuntimeError: nobody is waiting there any more.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_settle, settled)
+
+
+def _settle(settled: list[tuple[_Job, _Outcome]]) -> None:
+    for job, (ok, value) in settled:
+        if job.future.done():  # an asyncio caller that was cancelled meanwhile
+            continue
+        if ok:
+            job.future.set_result(value)
         else:
-            job.future.set_result(result)
+            job.future.set_exception(value)

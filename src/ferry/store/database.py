@@ -9,7 +9,6 @@ its dialect's quirks and the mapping of its driver's errors.
 
 from __future__ import annotations
 
-import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -64,18 +63,18 @@ class Database(ABC):
 
     async def write(self, work: Work[T]) -> T:
         """Run `work` in a transaction that is committed before this returns."""
-        return await asyncio.wrap_future(self._writes.submit(work))
+        return await self._writes.run(work)
 
     async def read(self, work: Work[T]) -> T:
         """Run `work` on a consistent snapshot; it must not write."""
-        return await asyncio.wrap_future(self._reads.submit(work))
+        return await self._reads.run(work)
 
     def write_sync(self, work: Work[T]) -> T:
         """`write` for callers without an event loop (migrations, the CLI, tests)."""
-        return self._writes.submit(work).result()
+        return self._writes.run_sync(work)
 
     def read_sync(self, work: Work[T]) -> T:
-        return self._reads.submit(work).result()
+        return self._reads.run_sync(work)
 
     def insert(self, table: Table) -> sqlite.Insert | postgresql.Insert:
         """An INSERT that supports `on_conflict_do_nothing()` in this dialect."""
