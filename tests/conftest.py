@@ -9,12 +9,15 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
 import pytest
+from azure.storage.queue import AccountSasPermissions, ResourceTypes, generate_account_sas
 from sqlalchemy import make_url, text
 
+from ferry.queues.auth import DEV_ACCOUNT, DEV_KEY
 from ferry.spawn import Child, spawn
 from ferry.store import Database, open_database
 from ferry.store.schema import metadata
@@ -129,7 +132,7 @@ def queue_server_factory(
         if backend == "postgres":
             url = database_url or request.getfixturevalue("postgres_databases")()
             args += ["--database-url", url]
-        child = spawn(args, data, env=env, log=data / "server.log")
+        child = spawn(args, data, env=env)
         children.append(child)
         return child
 
@@ -148,9 +151,30 @@ def queue_server(
     args = ["serve", "queues", "--port", "0"]
     if request.param == "postgres":
         args += ["--database-url", request.getfixturevalue("postgres_databases")()]
-    child = spawn(args, data, log=data / "server.log")
+    child = spawn(args, data)
     yield child
     child.kill()
+
+
+@pytest.fixture(scope="session")
+def full_account_sas() -> str:
+    """An account SAS, made by the real SDK, that allows every queue operation."""
+    return generate_account_sas(
+        DEV_ACCOUNT,
+        DEV_KEY,
+        ResourceTypes(service=True, container=True, object=True),
+        AccountSasPermissions(
+            read=True,
+            write=True,
+            delete=True,
+            list=True,
+            add=True,
+            create=True,
+            update=True,
+            process=True,
+        ),
+        expiry=datetime.now(UTC) + timedelta(hours=2),
+    )
 
 
 @pytest.fixture

@@ -60,23 +60,29 @@ def spawn(
     env: dict[str, str] | None = None,
     log: Path | None = None,
 ) -> Child:
-    """Run `python -m ferry <args> --data <data>` and wait for its instance record."""
+    """Run `python -m ferry <args> --data <data>` and wait for its instance record. The
+    child's output goes to `log` (default `<data>/ferry.log`), never to a pipe nobody reads."""
     record = instance_file(data)
     record.unlink(missing_ok=True)
-    output = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - handed to the child
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ferry", *args, "--data", str(data)],
-        stdout=output,
-        stderr=subprocess.STDOUT if log else subprocess.PIPE,
-        env={**os.environ, **(env or {})},
-    )
-    if log:
-        output.close()  # type: ignore[union-attr]
+    data.mkdir(parents=True, exist_ok=True)
+    log = log or data / "ferry.log"
+    start = log.stat().st_size if log.exists() else 0
+    with open(log, "ab") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "ferry", *args, "--data", str(data)],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **(env or {})},
+        )
+    command = f"`ferry {' '.join(args)}`"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            detail = process.stderr.read().decode(errors="replace") if process.stderr else ""
-            raise SpawnError(f"`ferry {' '.join(args)}` exited with {process.returncode}: {detail}")
+            with open(log, "rb") as written:
+                written.seek(start)
+                detail = written.read().decode(errors="replace").strip()
+            raise SpawnError(f"{command} exited with {process.returncode}: {detail}")
         if record.exists():
             try:
                 instance = Instance.read(data)
@@ -88,4 +94,4 @@ def spawn(
         time.sleep(0.02)
     process.kill()
     process.wait()
-    raise SpawnError(f"`ferry {' '.join(args)}` did not start listening within {timeout:.0f} s")
+    raise SpawnError(f"{command} did not start listening within {timeout:.0f} s (see {log})")

@@ -7,8 +7,8 @@ import asyncio
 import pytest
 
 from ferry.queues.errors import (
+    InvalidQueryParameterValue,
     MessageNotFound,
-    PopReceiptMismatch,
     QueueAlreadyExists,
     QueueNotFound,
 )
@@ -157,9 +157,9 @@ async def test_received_message_hides_then_reappears_with_higher_count(
     again = await store.get_messages(A, queue, count=1, visibility_timeout=30)
     assert again[0].message_id == first[0].message_id
     assert again[0].dequeue_count == 2
-    # Receiving again made the first receipt stale.
+    # Receiving again made the first receipt stale: the service then finds no such message.
     assert again[0].pop_receipt != first[0].pop_receipt
-    with pytest.raises(PopReceiptMismatch):
+    with pytest.raises(MessageNotFound):
         await store.delete_message(A, queue, first[0].message_id, first[0].pop_receipt or "")
     await store.delete_message(A, queue, again[0].message_id, again[0].pop_receipt or "")
 
@@ -239,7 +239,7 @@ async def test_update_changes_text_visibility_and_receipt(
     assert updated.pop_receipt != got.pop_receipt
     assert updated.visible_at == clock.now
     assert updated.dequeue_count == 1
-    with pytest.raises(PopReceiptMismatch):
+    with pytest.raises(MessageNotFound):
         await store.update_message(
             A, queue, got.message_id, got.pop_receipt or "", visibility_timeout=0, text=None
         )
@@ -255,16 +255,23 @@ async def test_update_changes_text_visibility_and_receipt(
 
 async def test_delete_explains_what_was_wrong(store: QueueStore, queue: str) -> None:
     message = await put(store)
+    other = await put(store)
+    receipt = message.pop_receipt or ""
     with pytest.raises(MessageNotFound):
-        await store.delete_message(A, queue, "00000000-0000-0000-0000-000000000000", "x")
-    with pytest.raises(PopReceiptMismatch):
-        await store.delete_message(A, queue, message.message_id, "not-the-receipt")
+        await store.delete_message(A, queue, "00000000-0000-0000-0000-000000000000", receipt)
+    with pytest.raises(InvalidQueryParameterValue) as malformed:
+        await store.delete_message(A, queue, message.message_id, "not-a-receipt")
+    assert malformed.value.details["Reason"] == "Invalid pop receipt format"
+    # Another message's receipt does not open this one.
+    with pytest.raises(MessageNotFound):
+        await store.delete_message(A, queue, message.message_id, other.pop_receipt or "")
     with pytest.raises(QueueNotFound):
-        await store.delete_message(A, "missing", message.message_id, message.pop_receipt or "")
+        await store.delete_message(A, "missing", message.message_id, receipt)
     # A message id from another queue is not found in this one.
-    await store.create_queue(A, "other", {})
+    await store.create_queue(A, "elsewhere", {})
     with pytest.raises(MessageNotFound):
-        await store.delete_message(A, "other", message.message_id, message.pop_receipt or "")
+        await store.delete_message(A, "elsewhere", message.message_id, receipt)
+    await store.delete_message(A, queue, message.message_id, receipt)
 
 
 async def test_clear_keeps_the_queue(store: QueueStore, queue: str) -> None:

@@ -28,8 +28,10 @@ from ferry.queues.auth import Accounts, Authenticator, TokenVerifier
 from ferry.queues.auth.accounts import Account
 from ferry.queues.auth.request import SignedRequest, parse_query
 from ferry.queues.call import Call
+from ferry.queues.cors import cors_headers, preflight
 from ferry.queues.errors import (
     InvalidHeaderValue,
+    InvalidQueryParameterValue,
     InvalidUri,
     QueueNotFound,
     RequestBodyTooLarge,
@@ -37,22 +39,21 @@ from ferry.queues.errors import (
 )
 from ferry.queues.models import AccessPolicy
 from ferry.queues.names import check_queue_name
-from ferry.queues.routing import Operation, resolve, split_path, target_of
+from ferry.queues.routing import resolve, split_path, target_of
 from ferry.queues.store import QueueStore
 from ferry.queues.times import rfc1123
 from ferry.queues.wire import error_response, to_queue_error
 
-__all__ = ["DEFAULT_VERSION", "MAX_BODY_BYTES", "QueueService", "build_app"]
+__all__ = ["DEFAULT_VERSION", "QueueService", "build_app"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_VERSION = "2026-10-06"
 """The version answered when a request names none."""
-MAX_BODY_BYTES = 512 * 1024
-"""Largest request body read: a 64 KiB message with every character escaped still fits."""
 
 _VERSION = re.compile(r"\d{4}-\d{2}-\d{2}")
 _SERVER = f"Ferry-Queue/{__version__}"
+_SECONDARY = "-secondary"
 
 
 class QueueService:
@@ -87,6 +88,8 @@ class QueueService:
                 error, request_id, self.clock(), head=request.method == "HEAD"
             )
         headers = response.headers
+        if request.method in ("GET", "HEAD") and response.status_code == 200:
+            headers["Cache-Control"] = "no-cache"
         headers["x-ms-request-id"] = request_id
         headers["x-ms-version"] = (
             version if version and _VERSION.fullmatch(version) else DEFAULT_VERSION
@@ -104,11 +107,14 @@ class QueueService:
         account, segments, prefix = self._locate(raw_path, request.headers.get("host", ""))
         if version is not None and not _VERSION.fullmatch(version):
             raise InvalidHeaderValue("x-ms-version", version)
+        if request.method == "OPTIONS":
+            return await preflight(self.store, account.name, request.headers)
         target = target_of(segments)
         if target.queue is not None:
             check_queue_name(target.queue)
         pairs = parse_query(scope.get("query_string", b"").decode("latin-1"))
         query = dict(pairs)
+        _check_timeout(query)
         operation = resolve(target, request.method, query)
         signed = SignedRequest(
             method=request.method,
@@ -119,7 +125,7 @@ class QueueService:
             client_ip=request.client.host if request.client else None,
         )
         await self.authenticator.authenticate(signed, account, target.queue, operation.access)
-        body = await _read_body(request) if operation.reads_body else b""
+        body = await _read_body(request, operation.max_body) if operation.max_body else b""
         call = Call(
             store=self.store,
             clock=self.clock,
@@ -132,13 +138,22 @@ class QueueService:
             body=body,
             endpoint=f"{scope.get('scheme', 'http')}://{request.headers.get('host', '')}{prefix}/",
         )
-        return await _run(operation, call)
+        response = await operation.handler(call)
+        origin = request.headers.get("origin")
+        if origin:
+            extra = await cors_headers(self.store, account.name, origin, request.method)
+            response.headers.update(extra)
+        return response
 
     def _locate(self, raw_path: str, host: str) -> tuple[Account, list[str], str]:
         """The account, the path segments after it, and the path prefix naming it."""
         first, rest = split_path(raw_path)
         if first in self.accounts:
             return self.accounts[first], rest, f"/{quote(first)}"
+        # `<account>-secondary` is the read-only secondary endpoint, served from the same data.
+        primary = first.removesuffix(_SECONDARY)
+        if first.endswith(_SECONDARY) and primary in self.accounts:
+            return self.accounts[primary], rest, f"/{quote(first)}"
         label = host.split(".", 1)[0].split(":", 1)[0]
         if "." in host and label in self.accounts:
             segments = ([first] if first else []) + rest
@@ -153,10 +168,6 @@ class QueueService:
         except QueueNotFound:
             return None
         return next((p for p in policies if p.id == identifier), None)
-
-
-async def _run(operation: Operation, call: Call) -> Response:
-    return await operation.handler(call)
 
 
 def _raw_path(scope: Scope) -> str:
@@ -175,21 +186,29 @@ def _joined_headers(scope: Scope) -> dict[str, str]:
     return headers
 
 
-async def _read_body(request: Request) -> bytes:
-    """The body, refused before it is read if it declares more than the limit, and cut off
-    as soon as it sends more."""
+def _check_timeout(query: dict[str, str]) -> None:
+    """`timeout` (seconds the client allows) is accepted on every operation; Ferry answers
+    well within any, but a malformed one is still an error."""
+    value = query.get("timeout")
+    if value is not None and not value.isdigit():
+        raise InvalidQueryParameterValue("timeout", value)
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The body, refused before it is read if it declares more than `limit`, and cut off as
+    soon as it sends more."""
     declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.isdigit():
             raise InvalidHeaderValue("Content-Length", declared)
-        if int(declared) > MAX_BODY_BYTES:
-            raise RequestBodyTooLarge(MAX_BODY_BYTES)
+        if int(declared) > limit:
+            raise RequestBodyTooLarge(limit)
     chunks = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise RequestBodyTooLarge(MAX_BODY_BYTES)
+        if size > limit:
+            raise RequestBodyTooLarge(limit)
         chunks.append(chunk)
     return b"".join(chunks)
 

@@ -44,12 +44,23 @@ def escape(text: str) -> str:
 
 def _parse(body: bytes) -> ET.Element:
     if not body.strip():
-        raise InvalidXmlDocument("The request body is empty where an XML document is required.")
+        raise InvalidXmlDocument(None, LineNumber="0", LinePosition="0", Reason="Empty body")
     try:
         root: ET.Element = SafeET.fromstring(body)
-    except (ET.ParseError, DefusedXmlException, ValueError) as exc:
-        raise InvalidXmlDocument(f"XML specified is not syntactically valid: {exc}") from None
+    except ET.ParseError as exc:
+        line, column = exc.position
+        raise InvalidXmlDocument(
+            None, LineNumber=str(line), LinePosition=str(column), Reason=str(exc)
+        ) from None
+    except (DefusedXmlException, ValueError) as exc:
+        reason = f"{type(exc).__name__}: DTDs and entities are not allowed"
+        raise InvalidXmlDocument(None, LineNumber="0", LinePosition="0", Reason=reason) from None
     return root
+
+
+def _invalid(reason: str) -> InvalidXmlDocument:
+    """A well-formed document with the wrong content, as the service reports it."""
+    return InvalidXmlDocument(None, LineNumber="0", LinePosition="0", Reason=reason)
 
 
 def _text(element: ET.Element | None) -> str | None:
@@ -80,11 +91,9 @@ def parse_message_text(body: bytes) -> str:
         except UnicodeDecodeError:
             pass  # let the parser report it
     root = _parse(body)
-    if root.tag != "QueueMessage":
-        raise InvalidXmlDocument(f"The root element is <{root.tag}>, not <QueueMessage>.")
-    text = _text(root.find("MessageText"))
+    text = _text(root.find("MessageText")) if root.tag == "QueueMessage" else None
     if text is None:
-        raise InvalidXmlDocument("The <QueueMessage> element has no <MessageText>.")
+        raise _invalid("Invalid envelope for the message")
     return text
 
 
@@ -124,6 +133,7 @@ def render_queue_list(
     marker: str | None,
     max_results: int | None,
     with_metadata: bool,
+    next_marker: str,
 ) -> str:
     parts = [DECLARATION, f'<EnumerationResults ServiceEndpoint="{escape(endpoint)}">']
     if prefix is not None:
@@ -141,7 +151,7 @@ def render_queue_list(
             parts.append("</Metadata>")
         parts.append("</Queue>")
     parts.append("</Queues>")
-    parts.append(f"<NextMarker>{escape(listing.next_marker or '')}</NextMarker>")
+    parts.append(f"<NextMarker>{escape(next_marker)}</NextMarker>")
     parts.append("</EnumerationResults>")
     return "".join(parts)
 
@@ -154,11 +164,11 @@ def parse_signed_identifiers(body: bytes) -> list[AccessPolicy]:
         return []
     root = _parse(body)
     if root.tag != "SignedIdentifiers":
-        raise InvalidXmlDocument(f"The root element is <{root.tag}>, not <SignedIdentifiers>.")
+        raise _invalid(f"Unexpected root element <{root.tag}>")
     policies = []
     for item in root:
         if item.tag != "SignedIdentifier":
-            raise InvalidXmlDocument(f"Unexpected element <{item.tag}> in <SignedIdentifiers>.")
+            raise _invalid(f"Unexpected element <{item.tag}> in <SignedIdentifiers>")
         identifier = _text(item.find("Id")) or ""
         if not identifier or len(identifier) > 64:
             raise InvalidXmlNodeValue("A signed identifier's Id must be 1-64 characters.")
@@ -169,12 +179,12 @@ def parse_signed_identifiers(body: bytes) -> list[AccessPolicy]:
         if permission is not None and (
             set(permission) - set("raup") or len(set(permission)) != len(permission)
         ):
-            raise InvalidXmlNodeValue(f"Invalid permission {permission!r}: use r, a, u and p.")
+            raise _invalid("")
         policies.append(AccessPolicy(identifier, start, expiry, permission or None))
     if len(policies) > MAX_SIGNED_IDENTIFIERS:
-        raise InvalidXmlDocument("A queue holds at most 5 signed identifiers.")
+        raise _invalid("At most 5 signed identifier is allowed in the request body")
     if len({p.id for p in policies}) != len(policies):
-        raise InvalidXmlDocument("Signed identifiers must have distinct Ids.")
+        raise _invalid("Signed identifiers must have distinct Ids")
     return policies
 
 
@@ -192,14 +202,14 @@ def _time_node(policy: ET.Element | None, tag: str) -> str | None:
 def render_signed_identifiers(policies: Iterable[AccessPolicy]) -> str:
     parts = [DECLARATION, "<SignedIdentifiers>"]
     for p in policies:
-        parts.append(f"<SignedIdentifier><Id>{escape(p.id)}</Id><AccessPolicy>")
-        if p.start:
-            parts.append(f"<Start>{escape(p.start)}</Start>")
-        if p.expiry:
-            parts.append(f"<Expiry>{escape(p.expiry)}</Expiry>")
-        if p.permission:
-            parts.append(f"<Permission>{escape(p.permission)}</Permission>")
-        parts.append("</AccessPolicy></SignedIdentifier>")
+        parts.append(f"<SignedIdentifier><Id>{escape(p.id)}</Id>")
+        fields = [("Start", p.start), ("Expiry", p.expiry), ("Permission", p.permission)]
+        if any(value for _, value in fields):
+            # Fields never set are left out, and so is an AccessPolicy with none set.
+            parts.append("<AccessPolicy>")
+            parts.extend(f"<{tag}>{escape(value)}</{tag}>" for tag, value in fields if value)
+            parts.append("</AccessPolicy>")
+        parts.append("</SignedIdentifier>")
     parts.append("</SignedIdentifiers>")
     return "".join(parts)
 
@@ -228,18 +238,21 @@ def default_service_properties() -> JSONObject:
 
 
 _BOOL_FIELDS = {"Delete", "Read", "Write", "Enabled", "IncludeAPIs"}
+# Field order as the service writes them back.
 _SECTION_FIELDS = {
-    "Logging": ("Version", "Delete", "Read", "Write", "RetentionPolicy"),
+    "Logging": ("Version", "Read", "Write", "Delete", "RetentionPolicy"),
     "HourMetrics": ("Version", "Enabled", "IncludeAPIs", "RetentionPolicy"),
     "MinuteMetrics": ("Version", "Enabled", "IncludeAPIs", "RetentionPolicy"),
 }
 _CORS_FIELDS = (
-    "AllowedOrigins",
     "AllowedMethods",
-    "MaxAgeInSeconds",
-    "ExposedHeaders",
+    "AllowedOrigins",
     "AllowedHeaders",
+    "ExposedHeaders",
+    "MaxAgeInSeconds",
 )
+# Sections other storage services use; the queue service accepts and ignores them.
+_IGNORED_SECTIONS = {"DefaultServiceVersion", "DeleteRetentionPolicy", "StaticWebsite"}
 _CORS_METHODS = {"DELETE", "GET", "HEAD", "MERGE", "POST", "OPTIONS", "PUT", "PATCH"}
 
 
@@ -248,17 +261,15 @@ def parse_service_properties(body: bytes) -> JSONObject:
     are when merged)."""
     root = _parse(body)
     if root.tag != "StorageServiceProperties":
-        raise InvalidXmlDocument(
-            f"The root element is <{root.tag}>, not <StorageServiceProperties>."
-        )
+        raise _invalid(f"Unexpected root element <{root.tag}>")
     parsed: JSONObject = {}
     for section in root:
         if section.tag in _SECTION_FIELDS:
             parsed[section.tag] = _parse_section(section)
         elif section.tag == "Cors":
             parsed["Cors"] = _parse_cors(section)
-        else:
-            raise InvalidXmlDocument(f"Unexpected element <{section.tag}> in the properties.")
+        elif section.tag not in _IGNORED_SECTIONS:
+            raise _invalid(f"Unexpected element <{section.tag}>")
     return parsed
 
 
@@ -266,7 +277,7 @@ def _parse_section(section: ET.Element) -> JSONObject:
     values: JSONObject = {}
     for child in section:
         if child.tag not in _SECTION_FIELDS[section.tag]:
-            raise InvalidXmlDocument(f"Unexpected element <{child.tag}> in <{section.tag}>.")
+            raise _invalid(f"Unexpected element <{child.tag}> in <{section.tag}>")
         if child.tag == "RetentionPolicy":
             values["RetentionPolicy"] = _parse_retention(child)
         else:
@@ -289,7 +300,7 @@ def _parse_cors(element: ET.Element) -> list[Any]:
     rules: list[Any] = []
     for rule in element:
         if rule.tag != "CorsRule":
-            raise InvalidXmlDocument(f"Unexpected element <{rule.tag}> in <Cors>.")
+            raise _invalid(f"Unexpected element <{rule.tag}> in <Cors>")
         values = {tag: (_text(rule.find(tag)) or "").strip() for tag in _CORS_FIELDS}
         methods = {m.strip().upper() for m in values["AllowedMethods"].split(",") if m.strip()}
         if not values["AllowedOrigins"] or not methods or methods - _CORS_METHODS:
@@ -298,7 +309,7 @@ def _parse_cors(element: ET.Element) -> list[Any]:
             raise InvalidXmlNodeValue("A CORS rule's MaxAgeInSeconds must be a whole number.")
         rules.append(values)
     if len(rules) > MAX_CORS_RULES:
-        raise InvalidXmlDocument("At most 5 CORS rules are allowed.")
+        raise _invalid("At most 5 CORS rules are allowed")
     return rules
 
 

@@ -7,9 +7,9 @@ that refusal; `ferry.queues.wire.error_response` turns any of them into the XML 
     ├── BadRequest (400)       InvalidQueryParameterValue, OutOfRangeQueryParameterValue,
     │                          InvalidHeaderValue, MissingRequiredHeader, InvalidXmlDocument,
     │                          InvalidXmlNodeValue, InvalidResourceName, InvalidMetadata,
-    │                          InvalidUri, PopReceiptMismatch, ...
-    ├── AuthError (401/403)    AuthenticationFailed, AuthorizationFailure,
-    │                          AuthorizationPermissionMismatch, ...
+    │                          InvalidUri, InvalidHttpVerb, EmptyMetadataKey, ...
+    ├── AuthError (401/403)    NoAuthenticationInformation, AuthenticationFailed,
+    │                          Authorization*Mismatch, CorsPreflightFailure, ...
     ├── NotFound (404)         QueueNotFound, MessageNotFound, ResourceNotFound
     ├── UnsupportedHttpVerb (405)
     ├── Conflict (409)         QueueAlreadyExists, QueueBeingDeleted
@@ -31,9 +31,12 @@ __all__ = [
     "AuthorizationServiceMismatch",
     "AuthorizationSourceIPMismatch",
     "BadRequest",
+    "CorsPreflightFailure",
     "Conflict",
+    "EmptyMetadataKey",
     "InternalError",
     "InvalidHeaderValue",
+    "InvalidHttpVerb",
     "InvalidInput",
     "InvalidMetadata",
     "InvalidQueryParameterValue",
@@ -42,13 +45,13 @@ __all__ = [
     "InvalidXmlDocument",
     "InvalidXmlNodeValue",
     "MessageNotFound",
+    "MetadataTooLarge",
     "MissingRequiredHeader",
     "MissingRequiredQueryParameter",
     "NoAuthenticationInformation",
     "NotFound",
     "OutOfRangeInput",
     "OutOfRangeQueryParameterValue",
-    "PopReceiptMismatch",
     "QueueAlreadyExists",
     "QueueBeingDeleted",
     "QueueNotFound",
@@ -66,6 +69,8 @@ class QueueServiceError(FerryError):
     status = 400
     code = "InvalidInput"
     default_message = "One of the request inputs is not valid."
+    headers: dict[str, str] = {}
+    """Extra response headers this refusal carries."""
 
     def __init__(self, message: str | None = None, **details: str) -> None:
         self.message = message or self.default_message
@@ -151,7 +156,8 @@ class InvalidXmlNodeValue(BadRequest):
 
 class InvalidResourceName(BadRequest):
     code = "InvalidResourceName"
-    default_message = "The specified resource name contains invalid characters."
+    # The service's own text, misspelling included: clients match on it.
+    default_message = "The specifed resource name contains invalid characters."
 
 
 class InvalidMetadata(BadRequest):
@@ -159,16 +165,24 @@ class InvalidMetadata(BadRequest):
     default_message = "The metadata specified is invalid. It has characters that are not permitted."
 
 
+class EmptyMetadataKey(BadRequest):
+    code = "EmptyMetadataKey"
+    default_message = "The key for one of the metadata key-value pairs is empty."
+
+
+class MetadataTooLarge(BadRequest):
+    code = "MetadataTooLarge"
+    default_message = "The metadata specified exceeds the maximum permissible limit (8KB)."
+
+
+class InvalidHttpVerb(BadRequest):
+    code = "InvalidHttpVerb"
+    default_message = "The HTTP verb specified is invalid - it is not recognized by the server."
+
+
 class InvalidUri(BadRequest):
     code = "InvalidUri"
     default_message = "The requested URI does not represent any resource on the server."
-
-
-class PopReceiptMismatch(BadRequest):
-    code = "PopReceiptMismatch"
-    default_message = (
-        "The specified pop receipt did not match the pop receipt for a dequeued message."
-    )
 
 
 class AuthError(QueueServiceError):
@@ -178,7 +192,15 @@ class AuthError(QueueServiceError):
 
 
 class NoAuthenticationInformation(AuthError):
+    """Sent with a `WWW-Authenticate: Bearer …` challenge, as the service does."""
+
     status = 401
+    headers = {
+        "WWW-Authenticate": (
+            "Bearer authorization_uri=https://login.microsoftonline.com/common/oauth2/authorize "
+            "resource_id=https://storage.azure.com"
+        )
+    }
     code = "NoAuthenticationInformation"
     default_message = (
         "Server failed to authenticate the request. "
@@ -257,7 +279,7 @@ class MessageNotFound(NotFound):
 class UnsupportedHttpVerb(QueueServiceError):
     status = 405
     code = "UnsupportedHttpVerb"
-    default_message = "The resource doesn't support the specified HTTP verb."
+    default_message = "The resource doesn't support specified Http Verb."
 
 
 class Conflict(QueueServiceError):
@@ -283,15 +305,18 @@ class RequestBodyTooLarge(QueueServiceError):
         super().__init__(None, MaxLimit=str(limit))
 
 
+class CorsPreflightFailure(AuthError):
+    code = "CorsPreflightFailure"
+    default_message = "CORS not enabled or no matching rule found for this request."
+
+
 class ServerBusy(QueueServiceError):
     status = 503
     code = "ServerBusy"
-    default_message = (
-        "The server is currently unable to receive requests. Please retry your request."
-    )
+    default_message = "The server is busy."
 
 
 class InternalError(QueueServiceError):
     status = 500
     code = "InternalError"
-    default_message = "The server encountered an internal error. Please retry the request."
+    default_message = "Server encountered an internal error. Please try again after some time."

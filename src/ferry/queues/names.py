@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-import keyword
 import re
 
-from ferry.queues.errors import InvalidMetadata, InvalidResourceName, OutOfRangeInput
+from ferry.queues.errors import (
+    EmptyMetadataKey,
+    InvalidMetadata,
+    InvalidResourceName,
+    MetadataTooLarge,
+    OutOfRangeInput,
+)
 from ferry.types import Metadata
 
 __all__ = ["check_metadata", "check_queue_name", "metadata_from_headers"]
@@ -27,18 +32,21 @@ def check_queue_name(name: str) -> None:
 
 
 def check_metadata(metadata: Metadata) -> None:
-    """Names must be C# identifiers, unique without regard to case; 8 KiB in all."""
+    """Names must be shaped like C# identifiers (letters, digits, underscores; no leading
+    digit), unique without regard to case; 8 KiB in all."""
     seen: set[str] = set()
     size = 0
     for name, value in metadata.items():
-        if not _METADATA_NAME.fullmatch(name) or keyword.iskeyword(name):
+        if not name:
+            raise EmptyMetadataKey()
+        if not _METADATA_NAME.fullmatch(name):
             raise InvalidMetadata(f"The metadata name {name!r} is not a valid identifier.")
         if name.lower() in seen:
             raise InvalidMetadata(f"The metadata name {name!r} is given more than once.")
         seen.add(name.lower())
         size += len(name.encode()) + len(value.encode())
     if size > MAX_METADATA_BYTES:
-        raise InvalidMetadata("The metadata exceeds the maximum size of 8 KiB.")
+        raise MetadataTooLarge()
 
 
 def metadata_from_headers(headers: list[tuple[str, str]]) -> Metadata:

@@ -14,6 +14,7 @@ from urllib.parse import unquote
 from ferry.queues.auth.sas import Access
 from ferry.queues.call import Handler
 from ferry.queues.errors import (
+    InvalidHttpVerb,
     InvalidQueryParameterValue,
     InvalidUri,
     UnsupportedHttpVerb,
@@ -42,7 +43,14 @@ class Operation:
     name: str
     handler: Handler
     access: Access
-    reads_body: bool = False
+    max_body: int = 0
+    """Largest request body read (the service's own limits); 0: the body is not read."""
+
+
+MESSAGE_BODY_LIMIT = 131_584
+"""128.5 KiB: room for a 64 KiB message with some characters escaped."""
+ACL_BODY_LIMIT = 10_000
+PROPERTIES_BODY_LIMIT = 64 * 1024
 
 
 def _op(
@@ -52,13 +60,13 @@ def _op(
     account_permissions: str,
     queue_permission: str | None,
     *,
-    reads_body: bool = False,
+    max_body: int = 0,
 ) -> Operation:
     return Operation(
         name,
         handler,
         Access(resource_type, account_permissions, queue_permission),
-        reads_body,
+        max_body,
     )
 
 
@@ -69,7 +77,12 @@ _OPERATIONS: Mapping[tuple[Level, str, str | None], Operation] = {
         "GetServiceProperties", service.get_properties, "s", "r", None
     ),
     (Level.SERVICE, "PUT", "properties"): _op(
-        "SetServiceProperties", service.set_properties, "s", "w", None, reads_body=True
+        "SetServiceProperties",
+        service.set_properties,
+        "s",
+        "w",
+        None,
+        max_body=PROPERTIES_BODY_LIMIT,
     ),
     (Level.SERVICE, "GET", "stats"): _op("GetServiceStats", service.get_stats, "s", "r", None),
     (Level.QUEUE, "PUT", None): _op("CreateQueue", queue.create, "c", "cw", None),
@@ -77,12 +90,16 @@ _OPERATIONS: Mapping[tuple[Level, str, str | None], Operation] = {
     (Level.QUEUE, "GET", "metadata"): _op("GetQueueMetadata", queue.get_metadata, "c", "r", "r"),
     (Level.QUEUE, "PUT", "metadata"): _op("SetQueueMetadata", queue.set_metadata, "c", "w", None),
     (Level.QUEUE, "GET", "acl"): _op("GetQueueACL", queue.get_acl, "c", "r", None),
-    (Level.QUEUE, "PUT", "acl"): _op("SetQueueACL", queue.set_acl, "c", "w", None, reads_body=True),
-    (Level.MESSAGES, "POST", None): _op("PutMessage", messages.put, "o", "a", "a", reads_body=True),
+    (Level.QUEUE, "PUT", "acl"): _op(
+        "SetQueueACL", queue.set_acl, "c", "w", None, max_body=ACL_BODY_LIMIT
+    ),
+    (Level.MESSAGES, "POST", None): _op(
+        "PutMessage", messages.put, "o", "a", "a", max_body=MESSAGE_BODY_LIMIT
+    ),
     (Level.MESSAGES, "GET", None): _op("GetMessages", messages.get, "o", "p", "p"),
     (Level.MESSAGES, "DELETE", None): _op("ClearMessages", messages.clear, "o", "d", "p"),
     (Level.MESSAGE, "PUT", None): _op(
-        "UpdateMessage", messages.update, "o", "u", "u", reads_body=True
+        "UpdateMessage", messages.update, "o", "u", "u", max_body=MESSAGE_BODY_LIMIT
     ),
     (Level.MESSAGE, "DELETE", None): _op("DeleteMessage", messages.delete, "o", "p", "p"),
 }
@@ -116,7 +133,12 @@ def target_of(segments: list[str]) -> Target:
     raise InvalidUri()
 
 
+KNOWN_VERBS = frozenset({"GET", "HEAD", "PUT", "POST", "DELETE", "OPTIONS", "MERGE", "PATCH"})
+
+
 def resolve(target: Target, method: str, query: Mapping[str, str]) -> Operation:
+    if method not in KNOWN_VERBS:
+        raise InvalidHttpVerb()
     verb = "GET" if method == "HEAD" else method
     comp = query.get("comp")
     if target.level is Level.SERVICE and comp in ("properties", "stats"):

@@ -8,13 +8,12 @@ already serialises them. Callers validate their arguments' ranges (`ferry.queues
 The message operations are the hot paths, so their statements are prepared once
 (`ferry.store.prepared`) and the queue is found by a subquery inside the same statement.
 
-A pop receipt is a random nonce followed by the message's row id, set each time the message is
-received or updated, so an older receipt no longer matches.
+Pop receipts are `ferry.queues.receipts`: a nonce stored on the message plus its row id, so a
+delete or update finds its row by primary key and a stale receipt simply matches nothing.
 """
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -27,7 +26,6 @@ from sqlalchemy import (
     String,
     and_,
     bindparam,
-    cast,
     delete,
     func,
     literal_column,
@@ -36,9 +34,9 @@ from sqlalchemy import (
 )
 
 from ferry.clock import Clock, system_clock
+from ferry.queues import receipts
 from ferry.queues.errors import (
     MessageNotFound,
-    PopReceiptMismatch,
     QueueAlreadyExists,
     QueueBeingDeleted,
     QueueNotFound,
@@ -54,26 +52,27 @@ __all__ = ["QueueStore"]
 _m = queue_messages
 _q = queues
 _MESSAGE_COLUMNS = (
+    _m.c.id,
     _m.c.message_id,
     _m.c.inserted_at,
     _m.c.expires_at,
     _m.c.visible_at,
     _m.c.dequeue_count,
-    _m.c.pop_receipt,
+    _m.c.receipt_nonce,
     _m.c.body,
 )
 
 
 def _message(row: Sequence[Any]) -> Message:
     """A message from a row of `_MESSAGE_COLUMNS`."""
-    message_id, inserted_at, expires_at, visible_at, dequeue_count, pop_receipt, body = row
+    row_id, message_id, inserted_at, expires_at, visible_at, dequeue_count, nonce, body = row
     return Message(
         message_id=message_id,
         inserted_at=inserted_at,
         expires_at=expires_at,
         visible_at=visible_at,
         dequeue_count=dequeue_count,
-        pop_receipt=pop_receipt,
+        pop_receipt=receipts.encode(nonce, row_id),
         text=body,
     )
 
@@ -81,10 +80,6 @@ def _message(row: Sequence[Any]) -> Message:
 def _same_metadata(left: Metadata, right: Metadata) -> bool:
     """Metadata names are case-insensitive."""
     return {k.lower(): v for k, v in left.items()} == {k.lower(): v for k, v in right.items()}
-
-
-def _nonce() -> str:
-    return secrets.token_urlsafe(12)
 
 
 class QueueStore:
@@ -225,29 +220,21 @@ class QueueStore:
 
         def work(conn: Connection) -> Message:
             now = self.clock()
-            message = Message(
-                message_id=str(uuid.uuid4()),
-                inserted_at=now,
-                expires_at=NEVER if ttl == -1 else now + ttl * 1000,
-                visible_at=now + visibility_timeout * 1000,
-                dequeue_count=0,
-                pop_receipt=_nonce(),
-                text=text,
-            )
-            inserted = _PUT.first(
+            nonce = receipts.new_nonce()
+            row = _PUT.first(
                 conn,
                 account=account,
                 name=name,
-                message_id=message.message_id,
+                message_id=str(uuid.uuid4()),
                 body=text,
-                inserted_at=message.inserted_at,
-                expires_at=message.expires_at,
-                visible_at=message.visible_at,
-                pop_receipt=message.pop_receipt,
+                inserted_at=now,
+                expires_at=NEVER if ttl == -1 else now + ttl * 1000,
+                visible_at=now + visibility_timeout * 1000,
+                receipt_nonce=nonce,
             )
-            if inserted is None:
+            if row is None:
                 raise QueueNotFound()
-            return message
+            return _message(row)
 
         return await self.database.write(work)
 
@@ -265,11 +252,11 @@ class QueueStore:
                 now=now,
                 count=count,
                 visible_at=now + visibility_timeout * 1000,
-                nonce=_nonce(),
+                receipt_nonce=receipts.new_nonce(),
             )
             if not claimed:
                 self._require_queue(conn, account, name)
-            return [_message(row[1:]) for row in sorted(claimed)]
+            return [_message(row) for row in sorted(claimed)]
 
         return await self.database.write(work)
 
@@ -287,17 +274,22 @@ class QueueStore:
     async def delete_message(
         self, account: str, name: str, message_id: str, pop_receipt: str
     ) -> None:
+        """Delete with the latest receipt; a stale one finds no message, as in Azure."""
+        nonce, row_id = receipts.decode(pop_receipt)
+
         def work(conn: Connection) -> None:
             deleted = _DELETE.rowcount(
                 conn,
                 account=account,
                 name=name,
                 message_id=message_id,
-                pop_receipt=pop_receipt,
+                row_id=row_id,
+                nonce=nonce,
                 now=self.clock(),
             )
             if deleted == 0:
-                self._explain_miss(conn, account, name, message_id)
+                self._require_queue(conn, account, name)
+                raise MessageNotFound()
 
         await self.database.write(work)
 
@@ -313,6 +305,7 @@ class QueueStore:
     ) -> Message:
         """Hide the message for `visibility_timeout` s from now and, if given, replace its text;
         the message gets a new pop receipt and the old one stops working."""
+        nonce, row_id = receipts.decode(pop_receipt)
 
         def work(conn: Connection) -> Message:
             now = self.clock()
@@ -320,32 +313,22 @@ class QueueStore:
                 "account": account,
                 "name": name,
                 "message_id": message_id,
-                "pop_receipt": pop_receipt,
+                "row_id": row_id,
+                "nonce": nonce,
                 "now": now,
                 "visible_at": now + visibility_timeout * 1000,
-                "new_receipt": _nonce() + message_id[:8],
+                "new_nonce": receipts.new_nonce(),
             }
             if text is None:
                 row = _UPDATE_VISIBILITY.first(conn, **matches)
             else:
                 row = _UPDATE_TEXT.first(conn, body=text, **matches)
             if row is None:
-                self._explain_miss(conn, account, name, message_id)
-            assert row is not None
+                self._require_queue(conn, account, name)
+                raise MessageNotFound()
             return _message(row)
 
         return await self.database.write(work)
-
-    def _explain_miss(self, conn: Connection, account: str, name: str, message_id: str) -> None:
-        """A delete or update matched nothing: say whether the queue, the message or the
-        receipt was wrong."""
-        queue_id = self._require_queue(conn, account, name)
-        found = conn.execute(
-            select(_m.c.expires_at).where(_m.c.message_id == message_id, _m.c.queue_id == queue_id)
-        ).first()
-        if found is None or found.expires_at <= self.clock():
-            raise MessageNotFound()
-        raise PopReceiptMismatch()
 
     async def clear_messages(self, account: str, name: str) -> int:
         def work(conn: Connection) -> int:
@@ -410,9 +393,10 @@ _DUE = and_(
     _m.c.expires_at > bindparam("now"),
 )
 _RECEIPT_MATCHES = and_(
+    _m.c.id == bindparam("row_id"),
     _m.c.message_id == bindparam("message_id"),
     _m.c.queue_id == _QUEUE_ID,
-    _m.c.pop_receipt == bindparam("pop_receipt"),
+    _m.c.receipt_nonce == bindparam("nonce"),
     _m.c.expires_at > bindparam("now"),
 )
 
@@ -427,7 +411,7 @@ _PUT = Prepared(
             _m.c.expires_at,
             _m.c.visible_at,
             _m.c.dequeue_count,
-            _m.c.pop_receipt,
+            _m.c.receipt_nonce,
         ],
         select(
             _q.c.id,
@@ -437,10 +421,10 @@ _PUT = Prepared(
             bindparam("expires_at", type_=BigInteger),
             bindparam("visible_at", type_=BigInteger),
             literal_column("0", Integer),
-            bindparam("pop_receipt", type_=String),
+            bindparam("receipt_nonce", type_=BigInteger),
         ).where(_q.c.account == bindparam("account"), _q.c.name == bindparam("name")),
     )
-    .returning(_m.c.id)
+    .returning(*_MESSAGE_COLUMNS)
 )
 
 _CLAIM = Prepared(
@@ -458,9 +442,9 @@ _CLAIM = Prepared(
     .values(
         visible_at=bindparam("visible_at", type_=BigInteger),
         dequeue_count=_m.c.dequeue_count + 1,
-        pop_receipt=bindparam("nonce", type_=String) + cast(_m.c.id, String),
+        receipt_nonce=bindparam("receipt_nonce", type_=BigInteger),
     )
-    .returning(_m.c.id, *_MESSAGE_COLUMNS)
+    .returning(*_MESSAGE_COLUMNS)
 )
 
 _PEEK = Prepared(
@@ -477,7 +461,7 @@ _UPDATE_VISIBILITY = Prepared(
     .where(_RECEIPT_MATCHES)
     .values(
         visible_at=bindparam("visible_at", type_=BigInteger),
-        pop_receipt=bindparam("new_receipt", type_=String),
+        receipt_nonce=bindparam("new_nonce", type_=BigInteger),
     )
     .returning(*_MESSAGE_COLUMNS)
 )
@@ -487,7 +471,7 @@ _UPDATE_TEXT = Prepared(
     .where(_RECEIPT_MATCHES)
     .values(
         visible_at=bindparam("visible_at", type_=BigInteger),
-        pop_receipt=bindparam("new_receipt", type_=String),
+        receipt_nonce=bindparam("new_nonce", type_=BigInteger),
         body=bindparam("body", type_=String),
     )
     .returning(*_MESSAGE_COLUMNS)

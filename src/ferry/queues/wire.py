@@ -58,7 +58,7 @@ def error_response(
         f"{DECLARATION}<Error><Code>{exc.code}</Code>"
         f"<Message>{escape(message)}</Message>{details}</Error>"
     )
-    headers = {"x-ms-error-code": exc.code}
+    headers = {"x-ms-error-code": exc.code, **exc.headers}
     if head:
         return Response(b"", exc.status, headers)
     return xml(body, exc.status, headers)

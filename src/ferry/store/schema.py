@@ -60,10 +60,9 @@ queue_messages = Table(
     Column("expires_at", BigInteger, nullable=False),
     Column("visible_at", BigInteger, nullable=False),
     Column("dequeue_count", Integer, nullable=False),
-    Column("pop_receipt", String(64), nullable=True),
+    Column("receipt_nonce", BigInteger, nullable=False),
     Index(None, "queue_id", "visible_at", "id"),
     Index(None, "expires_at"),
-    Index(None, "message_id", unique=True),
 )
 
 queue_service_properties = Table(

@@ -25,6 +25,7 @@ from ferry.queues.errors import (
     AuthorizationSourceIPMismatch,
 )
 from ferry.queues.models import AccessPolicy
+from ferry.queues.times import rfc1123
 
 __all__ = ["Access", "Sas", "check_account_sas", "check_queue_sas", "parse_sas"]
 
@@ -69,7 +70,10 @@ def parse_sas(request: SignedRequest) -> Sas | None:
         return None
     version = request.param("sv")
     if not version:
-        raise AuthenticationFailed("The signed version (sv) is required in a SAS.")
+        raise AuthenticationFailed("sv is mandatory. Cannot be empty")
+    for optional in ("st", "sip", "spr", "si"):
+        if request.param(optional) == "":
+            raise AuthenticationFailed(f"{optional} is optional but cannot be empty")
     return Sas(
         version=version,
         signature=signature,
@@ -100,12 +104,19 @@ def check_account_sas(
     ]
     text = "\n".join(value or "" for value in fields) + "\n"
     candidates = (text + "\n", text) if sas.version >= _ENCRYPTION_SCOPE_SINCE else (text,)
+    for name, value in (
+        ("sp", sas.permissions),
+        ("se", sas.expiry),
+        ("ss", sas.services),
+        ("srt", sas.resource_types),
+    ):
+        if not value:
+            raise AuthenticationFailed(f"{name} is mandatory. Cannot be empty")
     if not _signed(account, candidates, sas.signature):
         raise AuthenticationFailed(_mismatch(candidates[0]))
-    if not sas.permissions or not sas.expiry or not sas.resource_types:
-        raise AuthenticationFailed("sp, se, ss and srt are required in an account SAS.")
+    assert sas.permissions is not None and sas.resource_types is not None
     if set(sas.permissions) - _ACCOUNT_PERMISSIONS:
-        raise AuthenticationFailed(f"Invalid permissions {sas.permissions!r} in the SAS.")
+        raise AuthenticationFailed("Signature fields not well formed.")
     _check_common(sas, request, now)
     if "q" not in (sas.services or ""):
         raise AuthorizationServiceMismatch()
@@ -141,12 +152,14 @@ def check_queue_sas(
     if not _signed(account, (text,), sas.signature):
         raise AuthenticationFailed(_mismatch(text))
     effective = _apply_policy(sas, policy)
-    if not effective.permissions or not effective.expiry:
+    if not effective.expiry:
+        raise AuthenticationFailed("Signed expiry must be specified in signature or SAS identifier")
+    if not effective.permissions:
         raise AuthenticationFailed(
-            "A queue SAS needs sp and se, given directly or by its stored access policy."
+            "Signed permission must be specified in signature or SAS identifier"
         )
     if set(effective.permissions) - _QUEUE_PERMISSIONS:
-        raise AuthenticationFailed(f"Invalid permissions {effective.permissions!r} in the SAS.")
+        raise AuthenticationFailed("Signature fields not well formed.")
     _check_common(effective, request, now)
     if access.queue_permission not in effective.permissions:
         raise AuthorizationPermissionMismatch()
@@ -156,9 +169,7 @@ def _apply_policy(sas: Sas, policy: AccessPolicy | None) -> Sas:
     if sas.identifier is None:
         return sas
     if policy is None:
-        raise AuthenticationFailed(
-            f"The stored access policy {sas.identifier!r} named by si does not exist."
-        )
+        raise AuthenticationFailed("SAS identifier cannot be found for specified signed identifier")
     merged: dict[str, str | None] = {}
     for field, value in (
         ("permissions", policy.permission),
@@ -168,7 +179,8 @@ def _apply_policy(sas: Sas, policy: AccessPolicy | None) -> Sas:
         given = getattr(sas, field)
         if value and given:
             raise AuthenticationFailed(
-                f"The SAS and its stored access policy {policy.id!r} both set {field}."
+                "Access policy fields can be associated with signature or SAS identifier "
+                "but not both"
             )
         merged[field] = given or value
     return replace(
@@ -177,30 +189,42 @@ def _apply_policy(sas: Sas, policy: AccessPolicy | None) -> Sas:
 
 
 def _check_common(sas: Sas, request: SignedRequest, now: datetime) -> None:
-    start = _parse_time("st", sas.start)
-    expiry = _parse_time("se", sas.expiry)
-    if start is not None and start > now:
-        raise AuthenticationFailed(f"Signed start time {sas.start} is in the future.")
-    if expiry is not None and expiry <= now:
-        raise AuthenticationFailed(f"Signed expiry time {sas.expiry} has passed.")
+    start = _parse_time(sas.start)
+    expiry = _parse_time(sas.expiry)
+    assert expiry is not None
+    if start is not None and start >= expiry:
+        raise AuthenticationFailed(
+            f"Signed expiry time [{_shown(expiry)}] has to be after signed start time "
+            f"[{_shown(start)}]"
+        )
+    if (start is not None and now < start) or now >= expiry:
+        raise AuthenticationFailed(
+            "Signature not valid in the specified time frame: "
+            f"Start [{_shown(start) if start else ''}] - Expiry [{_shown(expiry)}] - "
+            f"Current [{_shown(now)}]"
+        )
     if sas.protocol is not None:
         allowed = set(sas.protocol.split(","))
-        if not allowed or allowed - {"https", "http"} or "https" not in allowed:
-            raise AuthenticationFailed(f"Invalid signed protocol {sas.protocol!r}.")
+        if allowed - {"https", "http"} or "https" not in allowed:
+            raise AuthenticationFailed("Signature fields not well formed.")
         if request.scheme not in allowed:
             raise AuthorizationProtocolMismatch()
     if sas.ip is not None and not _ip_allowed(sas.ip, request.client_ip):
         raise AuthorizationSourceIPMismatch()
 
 
-def _parse_time(field: str, value: str | None) -> datetime | None:
+def _parse_time(value: str | None) -> datetime | None:
     if value is None:
         return None
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise AuthenticationFailed(f"{field} {value!r} is not an ISO 8601 UTC time.") from None
+        raise AuthenticationFailed("Signature fields not well formed.") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _shown(moment: datetime) -> str:
+    return rfc1123(int(moment.timestamp() * 1000))
 
 
 def _ip_allowed(spec: str, client: str | None) -> bool:
@@ -209,7 +233,7 @@ def _ip_allowed(spec: str, client: str | None) -> bool:
         first = ipaddress.ip_address(low)
         last = ipaddress.ip_address(high) if high else first
     except ValueError:
-        raise AuthenticationFailed(f"Invalid signed IP {spec!r}.") from None
+        raise AuthenticationFailed("Signature fields not well formed.") from None
     if client is None:
         return False
     try:

@@ -7,6 +7,7 @@ from starlette.responses import Response
 from ferry.queues import bodies
 from ferry.queues.call import Call
 from ferry.queues.errors import (
+    InvalidQueryParameterValue,
     MissingRequiredQueryParameter,
     OutOfRangeQueryParameterValue,
     RequestBodyTooLarge,
@@ -29,11 +30,14 @@ def _message_text(call: Call) -> str:
 
 
 async def put(call: Call) -> Response:
-    ttl = int_param(call.query, "messagettl", DEFAULT_TTL, -1, MAX_TTL)
-    if ttl == 0:
-        raise OutOfRangeQueryParameterValue("messagettl", "0", 1, MAX_TTL)
-    limit = MAX_VISIBILITY if ttl == -1 else min(MAX_VISIBILITY, ttl - 1)
-    visibility = int_param(call.query, "visibilitytimeout", 0, 0, limit)
+    ttl = _ttl(call)
+    visibility = int_param(call.query, "visibilitytimeout", 0, 0, MAX_VISIBILITY)
+    if ttl != -1 and ttl <= visibility:
+        raise InvalidQueryParameterValue(
+            "visibilitytimeout",
+            call.query.get("visibilitytimeout", "0"),
+            "messagettl must be greater than visibilitytimeout",
+        )
     text = _message_text(call)
     message = await call.store.put_message(
         call.account, call.queue_name, text, visibility_timeout=visibility, ttl=ttl
@@ -41,9 +45,35 @@ async def put(call: Call) -> Response:
     return xml(bodies.render_messages([message], received=False, put=True), 201)
 
 
+def _ttl(call: Call) -> int:
+    """Seconds to live: any positive number, or -1 for never; 7 days when not given."""
+    raw = call.query.get("messagettl")
+    if raw is None:
+        return DEFAULT_TTL
+    try:
+        ttl = int(raw, 10)
+    except ValueError:
+        raise InvalidQueryParameterValue("messagettl", raw) from None
+    if ttl == 0 or ttl < -1:
+        raise InvalidQueryParameterValue(
+            "messagettl",
+            raw,
+            "Value must be greater than or equal to 1, or -1 to indicate an infinite TTL.",
+        )
+    if ttl > MAX_TTL:
+        raise OutOfRangeQueryParameterValue("messagettl", raw, -1, MAX_TTL)
+    return ttl
+
+
 async def get(call: Call) -> Response:
     count = int_param(call.query, "numofmessages", 1, 1, MAX_BATCH)
     if bool_param(call.query, "peekonly"):
+        if "visibilitytimeout" in call.query:
+            raise InvalidQueryParameterValue(
+                "visibilitytimeout",
+                call.query["visibilitytimeout"],
+                "Not a valid parameter in conjunction with peek.",
+            )
         peeked = await call.store.peek_messages(call.account, call.queue_name, count=count)
         return xml(bodies.render_messages(peeked, received=False))
     visibility = int_param(call.query, "visibilitytimeout", 30, 1, MAX_VISIBILITY)

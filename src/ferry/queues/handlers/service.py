@@ -19,7 +19,9 @@ async def list_queues(call: Call) -> Response:
     prefix = call.query.get("prefix")
     marker = call.query.get("marker")
     given_max = "maxresults" in call.query
-    max_results = int_param(call.query, "maxresults", MAX_LIST_RESULTS, 1, MAX_LIST_RESULTS)
+    # Below 1 is an error; above the page limit is quietly reduced to it, as the service does.
+    asked = int_param(call.query, "maxresults", MAX_LIST_RESULTS, 1, 2**31 - 1)
+    max_results = min(asked, MAX_LIST_RESULTS)
     include = call.query.get("include", "")
     includes = {part.strip() for part in include.split(",") if part.strip()}
     if includes - {"metadata"}:
@@ -27,7 +29,7 @@ async def list_queues(call: Call) -> Response:
     listing = await call.store.list_queues(
         call.account,
         prefix=prefix or "",
-        marker=marker or "",
+        marker=_marker_name(call.account, marker or ""),
         max_results=max_results,
         with_metadata="metadata" in includes,
     )
@@ -39,8 +41,16 @@ async def list_queues(call: Call) -> Response:
             marker=marker,
             max_results=max_results if given_max else None,
             with_metadata="metadata" in includes,
+            next_marker=f"/{call.account}/{listing.next_marker}" if listing.next_marker else "",
         )
     )
+
+
+def _marker_name(account: str, marker: str) -> str:
+    """Markers look like `/<account>/<queue>`, as the service writes them; a bare queue name
+    (as other emulators write them) is accepted too."""
+    prefix = f"/{account}/"
+    return marker[len(prefix) :] if marker.startswith(prefix) else marker
 
 
 async def get_properties(call: Call) -> Response:

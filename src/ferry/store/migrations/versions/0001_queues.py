@@ -40,7 +40,7 @@ def upgrade() -> None:
         sa.Column("expires_at", sa.BigInteger(), nullable=False),
         sa.Column("visible_at", sa.BigInteger(), nullable=False),
         sa.Column("dequeue_count", sa.Integer(), nullable=False),
-        sa.Column("pop_receipt", sa.String(64), nullable=True),
+        sa.Column("receipt_nonce", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_queue_messages"),
         sa.ForeignKeyConstraint(
             ["queue_id"],
@@ -55,7 +55,6 @@ def upgrade() -> None:
         ["queue_id", "visible_at", "id"],
     )
     op.create_index("ix_queue_messages_expires_at", "queue_messages", ["expires_at"])
-    op.create_index("ix_queue_messages_message_id", "queue_messages", ["message_id"], unique=True)
     op.create_table(
         "queue_service_properties",
         sa.Column("account", sa.String(64), nullable=False),
