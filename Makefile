@@ -29,8 +29,17 @@ unit: $(STAMP)
 
 test: lint typecheck unit
 
+AZURITE_VERSION := 3.37.0
+
+# The benchmark's load generator (h2load, from Debian's nghttp2-client) and the emulator it
+# is compared with (Azurite, from npm, into .bench/) are installed here when missing.
 bench: $(STAMP)
-	$(BIN)/python -m bench
+	@command -v h2load >/dev/null || { echo "installing h2load"; \
+		if [ "$$(id -u)" = 0 ]; then apt-get install -y -qq nghttp2-client; \
+		else sudo apt-get install -y -qq nghttp2-client; fi; }
+	@test -x .bench/azurite/node_modules/.bin/azurite-queue || { echo "installing azurite $(AZURITE_VERSION)"; \
+		npm install --silent --prefix .bench/azurite azurite@$(AZURITE_VERSION); }
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .ferry .bench .mypy_cache .pytest_cache .ruff_cache
