@@ -40,6 +40,7 @@ bench: $(STAMP)
 	@test -x .bench/azurite/node_modules/.bin/azurite-queue || { echo "installing azurite $(AZURITE_VERSION)"; \
 		npm install --silent --prefix .bench/azurite azurite@$(AZURITE_VERSION); }
 	$(BIN)/python -m bench $(BENCH_ARGS)
+	$(BIN)/python -m bench.functions
 
 clean:
 	rm -rf $(VENV) .ferry .bench .mypy_cache .pytest_cache .ruff_cache

@@ -40,9 +40,15 @@ class Settings(BaseSettings):
     )
     host: str = "127.0.0.1"
     queue_port: int = Field(default=10001, ge=0, le=65535)
+    http_port: int = Field(default=7071, ge=0, le=65535, description="functions HTTP port")
     accounts: Annotated[dict[str, str], NoDecode] = Field(
         default_factory=dict,
         description="extra storage accounts, name → base64 key ('name:key;name2:key2' in env)",
+    )
+    shutdown_grace: float = Field(
+        default=30.0,
+        ge=0,
+        description="seconds running function invocations get to finish at shutdown",
     )
     purge_interval: float = Field(
         default=5.0, gt=0, description="seconds between sweeps of expired queue messages"

@@ -13,6 +13,7 @@ from ferry.cli.demo import demo
 from ferry.cli.output import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, errors
 from ferry.cli.queue import queue_app
 from ferry.cli.serve import serve_app
+from ferry.cli.start import functions, keys, start
 from ferry.errors import FerryError
 
 __all__ = ["app", "main"]
@@ -26,6 +27,9 @@ app = typer.Typer(
 app.add_typer(serve_app, name="serve")
 app.add_typer(queue_app, name="queue")
 app.command("demo")(demo)
+app.command("start")(start)
+app.command("functions")(functions)
+app.command("keys")(keys)
 
 
 @app.command("version")
@@ -50,6 +54,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (click.exceptions.Abort, KeyboardInterrupt):
         return EXIT_INTERRUPTED
     except FerryError as exc:
-        errors.print(f"[bold red]error:[/bold red] {exc}")
+        errors.print(f"[bold red]error:[/bold red] {exc}", soft_wrap=True, markup=True)
         return EXIT_ERROR
     return EXIT_OK

@@ -35,6 +35,7 @@ from sqlalchemy import (
 
 from ferry.clock import Clock, system_clock
 from ferry.queues import receipts
+from ferry.queues.arrivals import Arrivals
 from ferry.queues.errors import (
     MessageNotFound,
     QueueAlreadyExists,
@@ -85,9 +86,13 @@ def _same_metadata(left: Metadata, right: Metadata) -> bool:
 class QueueStore:
     """Queues and their messages for every account, in one database."""
 
-    def __init__(self, database: Database, clock: Clock = system_clock) -> None:
+    def __init__(
+        self, database: Database, clock: Clock = system_clock, arrivals: Arrivals | None = None
+    ) -> None:
         self.database = database
         self.clock = clock
+        self.arrivals = arrivals
+        """Consumers in this process to wake when a message becomes visible."""
 
     # -- queues -----------------------------------------------------------------------------
 
@@ -236,7 +241,10 @@ class QueueStore:
                 raise QueueNotFound()
             return _message(row)
 
-        return await self.database.write(work)
+        message = await self.database.write(work)
+        if self.arrivals is not None and visibility_timeout == 0:
+            self.arrivals.notify(account, name)
+        return message
 
     async def get_messages(
         self, account: str, name: str, *, count: int, visibility_timeout: int
@@ -328,7 +336,10 @@ class QueueStore:
                 raise MessageNotFound()
             return _message(row)
 
-        return await self.database.write(work)
+        message = await self.database.write(work)
+        if self.arrivals is not None and visibility_timeout == 0:
+            self.arrivals.notify(account, name)
+        return message
 
     async def clear_messages(self, account: str, name: str) -> int:
         def work(conn: Connection) -> int:

@@ -20,7 +20,15 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-__all__ = ["NEVER", "metadata", "queue_messages", "queue_service_properties", "queues"]
+__all__ = [
+    "NEVER",
+    "function_invocations",
+    "metadata",
+    "queue_messages",
+    "queue_service_properties",
+    "queues",
+    "timer_schedules",
+]
 
 NEVER = 253_402_300_799_000
 """`Fri, 31 Dec 9999 23:59:59 GMT` in milliseconds: the expiry of a message with TTL -1."""
@@ -71,3 +79,29 @@ queue_service_properties = Table(
     Column("account", String(64), primary_key=True),
     Column("properties", JSON, nullable=False),
 )
+
+function_invocations = Table(
+    "function_invocations",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("function", String(128), nullable=False),
+    Column("trigger", String(32), nullable=False),
+    Column("started_at", BigInteger, nullable=False),
+    Column("duration_ms", Integer, nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("dequeue_count", Integer, nullable=True),
+    Column("error", Text, nullable=True),
+    Index(None, "function", "started_at"),
+)
+"""One row per function invocation, for the dashboard and tracing to show."""
+
+timer_schedules = Table(
+    "timer_schedules",
+    metadata,
+    Column("function", String(128), primary_key=True),
+    Column("schedule", String(128), nullable=False),
+    Column("last_run", BigInteger, nullable=True),
+    Column("next_run", BigInteger, nullable=False),
+)
+"""Each timer's next occurrence: the host that moves `next_run` on first fires it, so hosts
+sharing a database run each occurrence once, and a missed one is seen as past due."""

@@ -1,0 +1,145 @@
+"""`ferry start` and `ferry functions`: run a function app like `func start` does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ferry.cli.options import ConfigOption, DatabaseUrlOption, DataOption, HostOption
+from ferry.cli.output import console
+from ferry.errors import ConfigError
+from ferry.settings import Settings
+
+__all__ = ["functions", "start"]
+
+AppOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--app", help="The function app's folder (default: the current one).", show_default=False
+    ),
+]
+HttpPortOption = Annotated[
+    int | None, typer.Option("--http-port", help="Functions HTTP port (default 7071).")
+]
+EnableAuthOption = Annotated[
+    bool,
+    typer.Option("--enable-auth", help="Enforce function/host/master keys (see `ferry keys`)."),
+]
+
+
+def _announce(started: object) -> None:
+    from ferry.functions.server import Started
+
+    assert isinstance(started, Started)
+    if started.queues_url:
+        console.print(
+            f"[bold]Queue service[/bold]   {started.queues_url}  [dim]({started.store})[/dim]"
+        )
+    console.print(f"[bold]Functions host[/bold]  {started.functions_url}")
+    console.print("\n[bold]Functions:[/bold]\n")
+    for row in started.functions:
+        if row.trigger == "httpTrigger":
+            methods = f"[{row.methods}] " if row.methods else ""
+            console.print(
+                f"        [yellow]{row.name}[/yellow]: {methods}[green]{row.detail}[/green]"
+            )
+        else:
+            console.print(
+                f"        [yellow]{row.name}[/yellow]: {row.trigger} [dim]{row.detail}[/dim]"
+            )
+        console.print()
+    console.print("[dim]Press Ctrl-C to stop.[/dim]")
+
+
+def start(
+    app: AppOption = None,
+    data: DataOption = None,
+    host: HostOption = None,
+    queue_port: Annotated[
+        int | None, typer.Option("--queue-port", help="Queue service port (default 10001).")
+    ] = None,
+    http_port: HttpPortOption = None,
+    agents_port: Annotated[
+        int | None, typer.Option("--agents-port", help="Agent service port.")
+    ] = None,
+    queue_tls_port: Annotated[
+        int | None, typer.Option("--queue-tls-port", help="Queue service HTTPS port.")
+    ] = None,
+    database_url: DatabaseUrlOption = None,
+    enable_auth: EnableAuthOption = False,
+    config: ConfigOption = None,
+) -> None:
+    """Serve the queue service and the function app in the current folder (like
+    `func start` with Azurite), until Ctrl-C."""
+    from ferry.functions.server import serve_functions
+
+    if agents_port is not None:
+        raise ConfigError("--agents-port: the agent service is not part of this Ferry build yet")
+    if queue_tls_port is not None:
+        raise ConfigError("--queue-tls-port: HTTPS for the queue service is not available yet")
+    settings = Settings.load(
+        config,
+        host=host,
+        queue_port=queue_port,
+        http_port=http_port,
+        data=data,
+        database_url=database_url,
+    )
+    serve_functions(
+        settings, app or Path.cwd(), with_queues=True, enable_auth=enable_auth, announce=_announce
+    )
+
+
+def functions(
+    app: AppOption = None,
+    data: DataOption = None,
+    host: HostOption = None,
+    http_port: HttpPortOption = None,
+    database_url: DatabaseUrlOption = None,
+    enable_auth: EnableAuthOption = False,
+    config: ConfigOption = None,
+) -> None:
+    """Serve only the functions host, against the queue services its connection settings
+    name (Ferry's, Azurite or Azure Storage). With --database-url, Ferry's accounts are read
+    straight from that shared store."""
+    from ferry.functions.server import serve_functions
+
+    settings = Settings.load(
+        config, host=host, http_port=http_port, data=data, database_url=database_url
+    )
+    serve_functions(
+        settings, app or Path.cwd(), with_queues=False, enable_auth=enable_auth, announce=_announce
+    )
+
+
+def keys(
+    app: AppOption = None,
+    data: DataOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Show the function, host and master keys (kept in the data folder)."""
+    import json
+
+    from ferry.cli.output import emit
+    from ferry.functions.keys import load_keys
+    from ferry.functions.loader import load_app
+    from ferry.functions.server import prepare_app_environment
+
+    settings = Settings.load(config, data=data)
+    folder = (app or Path.cwd()).resolve()
+    names: list[str] = []
+    if (folder / "function_app.py").exists():
+        prepare_app_environment(folder)
+        names = [f.name for f in load_app(folder).functions]
+    found = load_keys(settings.data, names)
+    if as_json:
+        print(json.dumps(found.to_json(), indent=2))
+        return
+    rows = [{"scope": "master", "name": "_master", "key": found.master}]
+    rows += [{"scope": "host", "name": n, "key": k} for n, k in found.host.items()]
+    for function, entries in sorted(found.functions.items()):
+        rows += [{"scope": f"function {function}", "name": n, "key": k} for n, k in entries.items()]
+    emit(rows, as_json=False, title="Keys")

@@ -1,0 +1,1 @@
+"""What starts an invocation: queue messages, HTTP requests, timer occurrences."""
