@@ -74,9 +74,6 @@ class Connections:
             await endpoint.close()
         self._endpoints.clear()
 
-    def describe(self, setting: str | None, function: str) -> str:
-        return self.endpoint(setting, function).name
-
     def _setting(self, name: str) -> str | None:
         for candidate in (name, f"AzureWebJobs{name}"):
             value = self.environ.get(candidate)

@@ -9,7 +9,6 @@ from ferry.errors import FerryError
 __all__ = [
     "AppLoadError",
     "ConnectionSettingError",
-    "FunctionNotFound",
     "FunctionsError",
     "HostConfigError",
 ]
@@ -47,7 +46,3 @@ class HostConfigError(FunctionsError):
 
 class ConnectionSettingError(FunctionsError):
     """A binding's `connection` names a setting that is missing or unusable."""
-
-
-class FunctionNotFound(FunctionsError):
-    """No function of that name is indexed."""

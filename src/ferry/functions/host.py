@@ -86,7 +86,6 @@ class FunctionsHost:
         self.invoker = Invoker(
             app.folder, timeout=config.function_timeout, records=InvocationRecords(database)
         )
-        self.records = self.invoker.records
         self.outputs = OutputWriter(connections, config.queues.message_encoding)
         self.keys: HostKeys = load_keys(data, [f.name for f in app.functions])
         self.queue_triggers: list[QueueTrigger] = []

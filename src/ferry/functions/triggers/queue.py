@@ -76,11 +76,7 @@ class QueueTrigger:
         self.poison = f"{self.queue}-poison"
         self.in_flight: dict[asyncio.Task[None], Received] = {}
         self.stopping = asyncio.Event()
-        self.processed = 0
         self._arrivals: asyncio.Event | None = None
-
-    def describe(self) -> str:
-        return f"queueTrigger ({self.queue})"
 
     async def run(self) -> None:
         """Fetch and dispatch until `stop()`; transport errors are logged and retried."""
@@ -177,7 +173,6 @@ class QueueTrigger:
         invocation, current = await self._renewing(call, message)
         if await self.outputs.settle(invocation):
             await self.endpoint.delete(self.queue, current)
-            self.processed += 1
         elif current.dequeue_count >= options.max_dequeue_count:
             await self._poison(
                 current, f"it has reached MaxDequeueCount of {options.max_dequeue_count}"

@@ -88,9 +88,6 @@ class TimerTrigger:
         self.stopping = asyncio.Event()
         self.running: set[asyncio.Task[None]] = set()
 
-    def describe(self) -> str:
-        return f"timerTrigger ({self.schedule})"
-
     async def run(self) -> None:
         name = self.function.name
         now = self.clock()
