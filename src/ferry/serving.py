@@ -13,6 +13,7 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from ferry.errors import FerryError
+from ferry.identity.tls import TlsFiles
 
 __all__ = ["BindError", "Listener", "bind", "run", "run_until_stopped"]
 
@@ -25,12 +26,15 @@ class BindError(FerryError):
 class Listener:
     app: ASGIApp
     sock: socket.socket
+    tls: TlsFiles | None = None
+    """Serve https with this certificate (else plain http)."""
 
     @property
     def port(self) -> int:
         return int(self.sock.getsockname()[1])
 
-    def url(self, host: str, scheme: str = "http") -> str:
+    def url(self, host: str) -> str:
+        scheme = "https" if self.tls else "http"
         shown = f"[{host}]" if ":" in host else host
         return f"{scheme}://{shown}:{self.port}"
 
@@ -99,6 +103,8 @@ async def run(listeners: Sequence[Listener], stop: asyncio.Event | None = None) 
                 access_log=False,
                 lifespan="on",
                 timeout_graceful_shutdown=10,
+                ssl_certfile=listener.tls.certificate if listener.tls else None,
+                ssl_keyfile=listener.tls.key if listener.tls else None,
             )
         )
         for listener in listeners

@@ -22,6 +22,7 @@ from pydantic_settings import (
 )
 
 from ferry.errors import ConfigError
+from ferry.models.router import ModelConfig
 
 __all__ = ["DEFAULT_CONFIG_FILE", "Settings"]
 
@@ -41,6 +42,20 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     queue_port: int = Field(default=10001, ge=0, le=65535)
     http_port: int = Field(default=7071, ge=0, le=65535, description="functions HTTP port")
+    agents_port: int = Field(default=8443, ge=0, le=65535, description="agent service port")
+    tls_names: list[str] = Field(
+        default_factory=list,
+        description="extra host names or addresses for the local server certificate",
+    )
+    tool_timeout: float = Field(
+        default=300.0,
+        gt=0,
+        description="seconds an azure_function tool call may wait for its answer",
+    )
+    models: dict[str, ModelConfig] = Field(
+        default_factory=dict,
+        description="agent model name (or '*') → backend, e.g. [models.'gpt-4o-mini']",
+    )
     accounts: Annotated[dict[str, str], NoDecode] = Field(
         default_factory=dict,
         description="extra storage accounts, name → base64 key ('name:key;name2:key2' in env)",

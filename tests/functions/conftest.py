@@ -79,7 +79,7 @@ def start_app(tmp_path: Path) -> Iterator[StartApp]:
             shutil.copytree(APPS / name, folder)
         args = [command, "--app", str(folder), "--http-port", "0"]
         if command == "start":
-            args += ["--queue-port", "0"]
+            args += ["--queue-port", "0", "--agents-port", "0"]
         child = spawn([*args, *extra], tmp_path / f"data-{name}", env=env)
         children.append(child)
         return child

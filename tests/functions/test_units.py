@@ -9,14 +9,14 @@ import pytest
 
 from ferry.functions.connections import Connections, LocalQueues
 from ferry.functions.conversion import Datum, queue_payloads
-from ferry.functions.endpoints.local import LocalEndpoint
-from ferry.functions.endpoints.remote import RemoteEndpoint
 from ferry.functions.errors import ConnectionSettingError, HostConfigError
 from ferry.functions.hostconfig import load_host_config, parse_timespan
 from ferry.functions.keys import load_keys
 from ferry.functions.triggers.http import RouteError, compile_route
 from ferry.functions.triggers.timer import next_occurrence
 from ferry.queues.auth import DEV_ACCOUNT, DEV_KEY, Accounts
+from ferry.queues.endpoints.local import LocalEndpoint
+from ferry.queues.endpoints.remote import RemoteEndpoint
 from ferry.queues.store import QueueStore
 from ferry.store import Database
 

@@ -12,7 +12,8 @@ from ferry import __version__
 from ferry.cli.demo import demo
 from ferry.cli.output import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, errors
 from ferry.cli.queue import queue_app
-from ferry.cli.serve import serve_app
+from ferry.cli.runs import runs_app
+from ferry.cli.serve import serve_app, worker
 from ferry.cli.start import functions, keys, start
 from ferry.errors import FerryError
 
@@ -26,10 +27,12 @@ app = typer.Typer(
 )
 app.add_typer(serve_app, name="serve")
 app.add_typer(queue_app, name="queue")
+app.add_typer(runs_app, name="runs")
 app.command("demo")(demo)
 app.command("start")(start)
 app.command("functions")(functions)
 app.command("keys")(keys)
+app.command("worker")(worker)
 
 
 @app.command("version")

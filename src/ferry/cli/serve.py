@@ -37,3 +37,48 @@ def queues(
         console.print("[dim]Press Ctrl-C to stop.[/dim]")
 
     serve_queues(settings, announce)
+
+
+def _announce_agents(url: str, store: str, models: list[tuple[str, str]]) -> None:
+    console.print(f"[bold]Agent service[/bold] {url}  [dim]({store})[/dim]")
+    for pattern, backend in models:
+        console.print(f"  model [yellow]{pattern}[/yellow] → {backend}")
+    console.print("[dim]Press Ctrl-C to stop.[/dim]")
+
+
+@serve_app.command("agents")
+def agents(
+    host: HostOption = None,
+    port: Annotated[
+        int | None, typer.Option("--port", help="Port (default 8443; 0 picks a free one).")
+    ] = None,
+    data: DataOption = None,
+    database_url: DatabaseUrlOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Serve the agents API over https, with the run engine."""
+    from ferry.agents.server import serve_agents
+
+    settings = Settings.load(
+        config, host=host, agents_port=port, data=data, database_url=database_url
+    )
+    serve_agents(settings, _announce_agents)
+
+
+def worker(
+    data: DataOption = None,
+    database_url: DatabaseUrlOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Run only the run engine: it claims runs from the shared store (PostgreSQL with
+    --database-url) and drives them, beside any number of other workers."""
+    from ferry.agents.server import run_worker
+
+    settings = Settings.load(config, data=data, database_url=database_url)
+
+    def announce(store: str, models: list[tuple[str, str]]) -> None:
+        console.print(f"[bold]Run worker[/bold]  [dim]({store})[/dim]")
+        for pattern, backend in models:
+            console.print(f"  model [yellow]{pattern}[/yellow] → {backend}")
+
+    run_worker(settings, announce)

@@ -37,6 +37,10 @@ def _announce(started: object) -> None:
         console.print(
             f"[bold]Queue service[/bold]   {started.queues_url}  [dim]({started.store})[/dim]"
         )
+    if started.agents_url:
+        console.print(f"[bold]Agent service[/bold]   {started.agents_url}/api/projects/default")
+        for pattern, backend in started.models or []:
+            console.print(f"                  model [yellow]{pattern}[/yellow] → {backend}")
     console.print(f"[bold]Functions host[/bold]  {started.functions_url}")
     console.print("\n[bold]Functions:[/bold]\n")
     for row in started.functions:
@@ -62,7 +66,7 @@ def start(
     ] = None,
     http_port: HttpPortOption = None,
     agents_port: Annotated[
-        int | None, typer.Option("--agents-port", help="Agent service port.")
+        int | None, typer.Option("--agents-port", help="Agent service (https) port (default 8443).")
     ] = None,
     queue_tls_port: Annotated[
         int | None, typer.Option("--queue-tls-port", help="Queue service HTTPS port.")
@@ -75,8 +79,6 @@ def start(
     `func start` with Azurite), until Ctrl-C."""
     from ferry.functions.server import serve_functions
 
-    if agents_port is not None:
-        raise ConfigError("--agents-port: the agent service is not part of this Ferry build yet")
     if queue_tls_port is not None:
         raise ConfigError("--queue-tls-port: HTTPS for the queue service is not available yet")
     settings = Settings.load(
@@ -84,6 +86,7 @@ def start(
         host=host,
         queue_port=queue_port,
         http_port=http_port,
+        agents_port=agents_port,
         data=data,
         database_url=database_url,
     )

@@ -27,7 +27,6 @@ from starlette.routing import Route
 from ferry import __version__
 from ferry.functions.connections import Connections
 from ferry.functions.conversion import Datum
-from ferry.functions.endpoint import Received
 from ferry.functions.errors import AppLoadError
 from ferry.functions.hostconfig import HostConfig
 from ferry.functions.invoker import Invocation, Invoker
@@ -41,6 +40,7 @@ from ferry.functions.spec import FunctionSpec
 from ferry.functions.triggers.http import HttpRoute, RouteError
 from ferry.functions.triggers.queue import QueueTrigger, message_datum
 from ferry.functions.triggers.timer import TimerTrigger, timer_datum
+from ferry.queues.endpoint import Received
 from ferry.store.database import Database
 
 __all__ = ["FunctionsHost", "Listing"]

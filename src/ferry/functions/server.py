@@ -34,6 +34,8 @@ class Started:
     queues_url: str | None
     store: str
     functions: list[Listing]
+    agents_url: str | None = None
+    models: list[tuple[str, str]] | None = None
 
 
 def prepare_app_environment(folder: Path) -> None:
@@ -84,15 +86,36 @@ def serve_functions(
             enable_auth=enable_auth,
             shutdown_grace=settings.shutdown_grace,
         )
+        agents_url = None
+        models = None
+        if with_queues:
+            from ferry.agents.server import build_agents
+            from ferry.identity.tls import ensure_certificates
+
+            agents = build_agents(settings, database, connections.locator)
+            tls = ensure_certificates(settings.data, settings.tls_names)
+            agents_listener = Listener(agents.app, bind(settings.host, settings.agents_port), tls)
+            agents_url = agents_listener.url(settings.host)
+            models = agents.models.describe()
+            listeners.append(agents_listener)
         http_listener = Listener(host.asgi(), bind(settings.host, settings.http_port))
         functions_url = http_listener.url(settings.host)
         listeners.append(http_listener)
         services = {"functions": functions_url}
         if queues_url:
             services["queues"] = queues_url
+        if agents_url:
+            services["agents"] = agents_url
         Instance(pid, services).write(settings.data)
         announce(
-            Started(functions_url, queues_url, database.describe(), host.listing(functions_url))
+            Started(
+                functions_url,
+                queues_url,
+                database.describe(),
+                host.listing(functions_url),
+                agents_url,
+                models,
+            )
         )
         run_until_stopped(listeners)
     finally:

@@ -22,6 +22,13 @@ from sqlalchemy import (
 
 __all__ = [
     "NEVER",
+    "agent_threads",
+    "assistants",
+    "queue_calls",
+    "run_events",
+    "run_steps",
+    "runs",
+    "thread_messages",
     "function_invocations",
     "metadata",
     "queue_messages",
@@ -105,3 +112,73 @@ timer_schedules = Table(
 )
 """Each timer's next occurrence: the host that moves `next_run` on first fires it, so hosts
 sharing a database run each occurrence once, and a missed one is seen as past due."""
+
+
+# The agent service. Each object is kept as its wire JSON (`body`) plus the columns queries
+# need; `seq` orders lists, since `created_at` has only second precision.
+
+
+def _object_table(name: str, *parents: str) -> Table:
+    return Table(
+        name,
+        metadata,
+        Column("seq", _Id, primary_key=True, autoincrement=True),
+        Column("project", String(128), nullable=False),
+        Column("id", String(64), nullable=False, unique=True),
+        *(Column(parent, String(64), nullable=False) for parent in parents),
+        Column("body", JSON, nullable=False),
+        Index(None, "project", *parents, "seq"),
+    )
+
+
+assistants = _object_table("assistants")
+agent_threads = _object_table("agent_threads")
+thread_messages = _object_table("thread_messages", "thread_id")
+thread_messages.append_column(Column("run_id", String(64), nullable=True))
+runs = _object_table("runs", "thread_id")
+runs.append_column(Column("status", String(16), nullable=False))
+runs.append_column(Column("lease_owner", String(64), nullable=True))
+runs.append_column(Column("lease_until", BigInteger, nullable=True))
+runs.append_column(Column("wake_at", BigInteger, nullable=True))
+Index(None, runs.c.wake_at)
+run_steps = _object_table("run_steps", "thread_id", "run_id")
+
+queue_calls = Table(
+    "queue_calls",
+    metadata,
+    Column("correlation_id", String(64), primary_key=True),
+    Column("project", String(128), nullable=False),
+    Column("run_id", String(64), nullable=False),
+    Column("step_id", String(64), nullable=False),
+    Column("call_id", String(64), nullable=False),
+    Column("tool", String(128), nullable=False),
+    Column("input_url", Text, nullable=False),
+    Column("input_queue", String(63), nullable=False),
+    Column("output_url", Text, nullable=False),
+    Column("output_queue", String(63), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("sent_at", BigInteger, nullable=True),
+    Column("answered_at", BigInteger, nullable=True),
+    Column("deadline", BigInteger, nullable=False),
+    Column("output", Text, nullable=True),
+    Column("late_answers", Integer, nullable=False),
+    Index(None, "run_id"),
+    Index(None, "state", "output_url", "output_queue"),
+)
+"""`azure_function` tool calls: recorded before their message is put on the input queue, so
+a crash between the two re-sends rather than forgets; answered once, by CorrelationId."""
+
+run_events = Table(
+    "run_events",
+    metadata,
+    Column("seq", _Id, primary_key=True, autoincrement=True),
+    Column("run_id", String(64), nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("detail", JSON, nullable=False),
+    Index(None, "run_id", "seq"),
+)
+"""A run's timeline (model calls, queue messages put, picked up, answered, timed out) for
+`ferry runs show`."""

@@ -18,12 +18,12 @@ import contextlib
 from typing import Any
 
 from ferry.functions.conversion import Datum
-from ferry.functions.endpoint import QueueEndpoint, Received
 from ferry.functions.hostconfig import QueueOptions
 from ferry.functions.invoker import Invocation, Invoker
 from ferry.functions.logs import host_log
 from ferry.functions.outputs import OutputWriter, resolve_name
 from ferry.functions.spec import FunctionSpec
+from ferry.queues.endpoint import QueueEndpoint, Received
 
 __all__ = ["QueueTrigger", "message_datum"]
 

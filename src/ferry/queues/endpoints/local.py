@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 
 from ferry.clock import from_millis
-from ferry.functions.endpoint import QueueEndpoint, Received
+from ferry.queues.endpoint import QueueEndpoint, Received
 from ferry.queues.errors import MessageNotFound, QueueNotFound
 from ferry.queues.models import Message
 from ferry.queues.store import QueueStore

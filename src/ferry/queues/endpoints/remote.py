@@ -8,7 +8,7 @@ from typing import Any
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.storage.queue.aio import QueueServiceClient
 
-from ferry.functions.endpoint import QueueEndpoint, Received
+from ferry.queues.endpoint import QueueEndpoint, Received
 
 __all__ = ["RemoteEndpoint"]
 

@@ -1,0 +1,1 @@
+"""The agent service: the agents (assistants) REST API and the objects it keeps."""

@@ -1,0 +1,128 @@
+"""An OpenAPI 3.1 document for the agents API, built from the request models, so that the
+API can be explored and fuzzed (schemathesis) without hand-kept YAML."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from pydantic import BaseModel
+
+from ferry import __version__
+from ferry.agents.requests import (
+    AssistantCreate,
+    AssistantUpdate,
+    MessageCreate,
+    MessageUpdate,
+    RunCreate,
+    RunUpdate,
+    ThreadAndRunCreate,
+    ThreadCreate,
+    ThreadUpdate,
+    ToolOutputs,
+)
+
+__all__ = ["document"]
+
+Json = dict[str, Any]
+
+_BASE = "/api/projects/{project}"
+_OPERATIONS: list[tuple[str, str, str, type[BaseModel] | None, bool]] = [
+    # path, method, operation id, body model, lists
+    ("/assistants", "post", "createAgent", AssistantCreate, False),
+    ("/assistants", "get", "listAgents", None, True),
+    ("/assistants/{assistant_id}", "get", "getAgent", None, False),
+    ("/assistants/{assistant_id}", "post", "updateAgent", AssistantUpdate, False),
+    ("/assistants/{assistant_id}", "delete", "deleteAgent", None, False),
+    ("/threads", "post", "createThread", ThreadCreate, False),
+    ("/threads/runs", "post", "createThreadAndRun", ThreadAndRunCreate, False),
+    ("/threads/{thread_id}", "get", "getThread", None, False),
+    ("/threads/{thread_id}", "post", "updateThread", ThreadUpdate, False),
+    ("/threads/{thread_id}", "delete", "deleteThread", None, False),
+    ("/threads/{thread_id}/messages", "post", "createMessage", MessageCreate, False),
+    ("/threads/{thread_id}/messages", "get", "listMessages", None, True),
+    ("/threads/{thread_id}/messages/{message_id}", "get", "getMessage", None, False),
+    ("/threads/{thread_id}/messages/{message_id}", "post", "updateMessage", MessageUpdate, False),
+    ("/threads/{thread_id}/runs", "post", "createRun", RunCreate, False),
+    ("/threads/{thread_id}/runs", "get", "listRuns", None, True),
+    ("/threads/{thread_id}/runs/{run_id}", "get", "getRun", None, False),
+    ("/threads/{thread_id}/runs/{run_id}", "post", "updateRun", RunUpdate, False),
+    ("/threads/{thread_id}/runs/{run_id}/cancel", "post", "cancelRun", None, False),
+    (
+        "/threads/{thread_id}/runs/{run_id}/submit_tool_outputs",
+        "post",
+        "submitToolOutputs",
+        ToolOutputs,
+        False,
+    ),
+    ("/threads/{thread_id}/runs/{run_id}/steps", "get", "listRunSteps", None, True),
+    ("/threads/{thread_id}/runs/{run_id}/steps/{step_id}", "get", "getRunStep", None, False),
+]
+
+_ERROR = {
+    "description": "error",
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["error"],
+                "properties": {
+                    "error": {
+                        "type": "object",
+                        "required": ["code", "message"],
+                        "properties": {
+                            "code": {"type": "string"},
+                            "message": {"type": "string"},
+                        },
+                    }
+                },
+            }
+        }
+    },
+}
+
+
+def _parameters(path: str, lists: bool) -> list[Json]:
+    names = ["project"] + [p.strip("{}") for p in path.split("/") if p.startswith("{")]
+    parameters: list[Json] = [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        for name in names
+    ]
+    parameters.append({"name": "api-version", "in": "query", "schema": {"type": "string"}})
+    if lists:
+        parameters += [
+            {"name": "limit", "in": "query", "schema": {"type": "integer"}},
+            {"name": "order", "in": "query", "schema": {"enum": ["asc", "desc"]}},
+            {"name": "after", "in": "query", "schema": {"type": "string"}},
+            {"name": "before", "in": "query", "schema": {"type": "string"}},
+        ]
+    return parameters
+
+
+@cache
+def document() -> Json:
+    paths: dict[str, Json] = {}
+    for path, method, operation_id, model, lists in _OPERATIONS:
+        operation: Json = {
+            "operationId": operation_id,
+            "parameters": _parameters(path, lists),
+            "security": [{"bearer": []}],
+            "responses": {
+                "200": {"description": "the object", "content": {"application/json": {}}},
+                "400": _ERROR,
+                "401": _ERROR,
+                "404": _ERROR,
+            },
+        }
+        if model is not None:
+            operation["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": model.model_json_schema()}},
+            }
+        paths.setdefault(_BASE + path, {})[method] = operation
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Ferry agents API", "version": __version__},
+        "paths": paths,
+        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+    }

@@ -1,0 +1,270 @@
+"""Request bodies of the agents API, checked with pydantic.
+
+Unknown keys are ignored (the SDKs send fields of newer service versions); known keys must
+have the right type and range, or the request is refused with a 400 naming the field.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
+
+from ferry.agents.errors import BadRequest, NotSupported
+from ferry.agents.tools import check_tool_resources, check_tools
+
+__all__ = [
+    "AssistantCreate",
+    "AssistantUpdate",
+    "MessageCreate",
+    "MessageUpdate",
+    "RunCreate",
+    "RunUpdate",
+    "ThreadAndRunCreate",
+    "ThreadCreate",
+    "ThreadUpdate",
+    "ToolOutputs",
+    "parse_body",
+]
+
+Json = dict[str, Any]
+M = TypeVar("M", bound=BaseModel)
+
+MAX_BODY = 4 * 1024 * 1024
+"""Largest request body read (bytes)."""
+_TEXT = 256_000
+"""Largest message text or instructions (characters)."""
+
+
+def _check_metadata(value: Any) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError("must be an object of string values")
+    if len(value) > 16:
+        raise ValueError("may have at most 16 keys")
+    for key, item in value.items():
+        if len(key) > 64:
+            raise ValueError(f"key '{key[:70]}' is longer than 64 characters")
+        if not isinstance(item, str) or len(item) > 512:
+            raise ValueError(f"value of '{key}' must be a string of at most 512 characters")
+    return value
+
+
+Metadata = Annotated[dict[str, str] | None, BeforeValidator(_check_metadata)]
+"""Up to 16 string pairs, as the service allows."""
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="ignore", strict=True, frozen=True)
+
+
+class _Sampling(_Body):
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    response_format: str | Json | None = None
+
+    @field_validator("temperature", "top_p", mode="before")
+    @classmethod
+    def _number(cls, value: Any) -> Any:
+        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @field_validator("response_format")
+    @classmethod
+    def _format(cls, value: str | Json | None) -> str | Json | None:
+        if value is None or value in ("auto", "none"):
+            return value
+        kinds = ("text", "json_object", "json_schema")
+        if isinstance(value, dict) and value.get("type") in kinds:
+            return value
+        if value in kinds:
+            return value
+        raise ValueError("must be 'auto' or an object with type text, json_object or json_schema")
+
+
+class _AgentFields(_Sampling):
+    name: str | None = Field(default=None, max_length=256)
+    description: str | None = Field(default=None, max_length=512)
+    instructions: str | None = Field(default=None, max_length=_TEXT)
+    tools: list[Json] | None = None
+    tool_resources: Json | None = None
+    metadata: Metadata = None
+
+    @field_validator("tools")
+    @classmethod
+    def _tools(cls, value: list[Json] | None) -> list[Json] | None:
+        return None if value is None else check_tools(value)
+
+    @field_validator("tool_resources")
+    @classmethod
+    def _resources(cls, value: Json | None) -> Json | None:
+        return None if value is None else check_tool_resources(value)
+
+
+class AssistantCreate(_AgentFields):
+    model: str = Field(min_length=1, max_length=256)
+
+
+class AssistantUpdate(_AgentFields):
+    model: str | None = Field(default=None, min_length=1, max_length=256)
+
+
+def message_text(content: Any) -> str:
+    """The text of a message's `content`: a string, or an array of text parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list) and content:
+        pieces = []
+        for part in content:
+            if not isinstance(part, dict) or part.get("type") != "text":
+                kind = part.get("type") if isinstance(part, dict) else type(part).__name__
+                raise NotSupported(
+                    f"message content of type '{kind}' is not supported by Ferry (only text)",
+                    param="content",
+                )
+            text = part.get("text")
+            if isinstance(text, dict):
+                text = text.get("value")
+            if not isinstance(text, str):
+                raise BadRequest("a text content part needs a 'text' string", param="content")
+            pieces.append(text)
+        return "".join(pieces)
+    raise BadRequest("'content' must be a string or an array of text parts", param="content")
+
+
+class MessageCreate(_Body):
+    role: Literal["user", "assistant"]
+    content: str | list[Any]
+    attachments: list[Any] | None = None
+    metadata: Metadata = None
+
+    @field_validator("attachments")
+    @classmethod
+    def _attachments(cls, value: list[Any] | None) -> list[Any] | None:
+        if value:
+            raise NotSupported("message attachments (files) are not supported by Ferry")
+        return value
+
+    @property
+    def text(self) -> str:
+        text = message_text(self.content)
+        if len(text) > _TEXT:
+            raise BadRequest(f"message content is longer than {_TEXT} characters")
+        return text
+
+
+class MessageUpdate(_Body):
+    metadata: Metadata = None
+
+
+class ThreadCreate(_Body):
+    messages: list[MessageCreate] | None = Field(default=None, max_length=32)
+    tool_resources: Json | None = None
+    metadata: Metadata = None
+
+    @field_validator("tool_resources")
+    @classmethod
+    def _resources(cls, value: Json | None) -> Json | None:
+        return None if value is None else check_tool_resources(value)
+
+
+class ThreadUpdate(ThreadCreate):
+    pass
+
+
+class Truncation(_Body):
+    type: Literal["auto", "last_messages"]
+    last_messages: int | None = Field(default=None, ge=1)
+
+
+class _RunFields(_Sampling):
+    assistant_id: str = Field(min_length=1, max_length=64)
+    model: str | None = Field(default=None, min_length=1, max_length=256)
+    instructions: str | None = Field(default=None, max_length=_TEXT)
+    tools: list[Json] | None = None
+    metadata: Metadata = None
+    stream: bool = False
+    max_prompt_tokens: int | None = Field(default=None, ge=256)
+    max_completion_tokens: int | None = Field(default=None, ge=1)
+    truncation_strategy: Truncation | None = None
+    tool_choice: str | Json | None = None
+    parallel_tool_calls: bool = True
+
+    @field_validator("tools")
+    @classmethod
+    def _tools(cls, value: list[Json] | None) -> list[Json] | None:
+        return None if value is None else check_tools(value)
+
+    @field_validator("tool_choice")
+    @classmethod
+    def _choice(cls, value: str | Json | None) -> str | Json | None:
+        if value is None or value in ("auto", "none", "required"):
+            return value
+        function = value.get("function") if isinstance(value, dict) else None
+        if (
+            isinstance(value, dict)
+            and value.get("type") in ("function", "azure_function")
+            and isinstance(function, dict)
+            and isinstance(function.get("name"), str)
+        ):
+            return value
+        raise ValueError(
+            "must be 'auto', 'none', 'required' or {'type': 'function', 'function': {'name'}}"
+        )
+
+
+class RunCreate(_RunFields):
+    additional_instructions: str | None = Field(default=None, max_length=_TEXT)
+    additional_messages: list[MessageCreate] | None = Field(default=None, max_length=32)
+
+
+class ThreadAndRunCreate(_RunFields):
+    thread: ThreadCreate | None = None
+    tool_resources: Json | None = None
+
+    @field_validator("tool_resources")
+    @classmethod
+    def _resources(cls, value: Json | None) -> Json | None:
+        return None if value is None else check_tool_resources(value)
+
+
+class RunUpdate(_Body):
+    metadata: Metadata = None
+
+
+class ToolOutput(_Body):
+    tool_call_id: str = Field(min_length=1, max_length=64)
+    output: str = Field(max_length=_TEXT)
+
+
+class ToolOutputs(_Body):
+    tool_outputs: list[ToolOutput] = Field(min_length=1, max_length=128)
+    stream: bool = False
+
+
+def parse_body(model: type[M], raw: bytes, *, empty_ok: bool = False) -> M:
+    """Decode and check a JSON body; every failure is a 400 that names the field."""
+    if not raw.strip():
+        if empty_ok:
+            return model.model_validate({})
+        raise BadRequest("the request body is empty; a JSON object is required")
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise BadRequest(f"the request body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise BadRequest("the request body must be a JSON object")
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        raise BadRequest(f"invalid '{where}': {first['msg']}", param=where) from None

@@ -1,0 +1,133 @@
+"""Assembling the agent service: API, run engine, model router and queue locator.
+
+`ferry start` mounts it beside the queue service and the functions host in one process;
+`ferry serve agents` serves it alone, and `ferry worker` runs only the engine, both against
+the store they are given (PostgreSQL to share runs between processes and machines).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+from starlette.applications import Starlette
+
+from ferry.agents.app import build_app
+from ferry.agents.service import AgentService
+from ferry.agents.store import AgentStore
+from ferry.identity.tls import ensure_certificates
+from ferry.instance import Instance
+from ferry.models.router import ModelRouter
+from ferry.queues.arrivals import Arrivals
+from ferry.queues.auth import Accounts
+from ferry.queues.locator import LocalQueues, QueueLocator
+from ferry.queues.store import QueueStore
+from ferry.runs.engine import RunEngine
+from ferry.serving import Listener, bind, run_until_stopped
+from ferry.settings import Settings
+from ferry.store import Database, open_database
+
+__all__ = ["AgentsPart", "build_agents", "run_worker", "serve_agents"]
+
+
+@dataclass
+class AgentsPart:
+    app: Starlette
+    engine: RunEngine | None
+    models: ModelRouter
+
+
+def build_agents(
+    settings: Settings,
+    database: Database,
+    locator: QueueLocator,
+    *,
+    api: bool = True,
+    engine: bool = True,
+) -> AgentsPart:
+    """The agents API (with the engine running in its lifespan)."""
+    models = ModelRouter.from_environment(os.environ, settings.models)
+    run_engine = (
+        RunEngine(database, models, locator, tool_timeout=settings.tool_timeout) if engine else None
+    )
+    service = AgentService(
+        AgentStore(database), wake=run_engine.wake if run_engine else (lambda: None)
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if run_engine is not None:
+            await run_engine.start()
+        try:
+            yield
+        finally:
+            if run_engine is not None:
+                await run_engine.stop()
+            await locator.close()
+            await models.close()
+
+    app = build_app(service, lifespan=lifespan)
+    return AgentsPart(app, run_engine, models)
+
+
+def local_locator(settings: Settings, database: Database, *, serves_queues: bool) -> QueueLocator:
+    """Ferry's own queues are used in process when this process serves them, or shares
+    their database (`--database-url`); otherwise every queue service is reached over HTTP."""
+    accounts = Accounts(settings.accounts)
+    local = None
+    if serves_queues or settings.database_url:
+        local = LocalQueues(QueueStore(database, arrivals=Arrivals()), accounts)
+    return QueueLocator(local, settings.accounts)
+
+
+def serve_agents(
+    settings: Settings, announce: Callable[[str, str, list[tuple[str, str]]], None]
+) -> None:
+    """`ferry serve agents`: the API over https and the engine, until SIGINT/SIGTERM."""
+    database = open_database(database_url=settings.database_url, data=settings.data)
+    pid = os.getpid()
+    try:
+        locator = local_locator(settings, database, serves_queues=False)
+        part = build_agents(settings, database, locator)
+        tls = ensure_certificates(settings.data, settings.tls_names)
+        listener = Listener(part.app, bind(settings.host, settings.agents_port), tls)
+        url = listener.url(settings.host)
+        Instance(pid, {"agents": url}).write(settings.data)
+        announce(url, database.describe(), part.models.describe())
+        run_until_stopped([listener])
+    finally:
+        Instance.remove(settings.data, pid)
+        database.close()
+
+
+def run_worker(settings: Settings, announce: Callable[[str, list[tuple[str, str]]], None]) -> None:
+    """`ferry worker`: only the run engine, sharing runs with every other process on the
+    same database, until SIGINT/SIGTERM."""
+    import asyncio
+    import signal
+
+    database = open_database(database_url=settings.database_url, data=settings.data)
+    try:
+        locator = local_locator(settings, database, serves_queues=False)
+        models = ModelRouter.from_environment(os.environ, settings.models)
+        engine = RunEngine(database, models, locator, tool_timeout=settings.tool_timeout)
+
+        async def main() -> None:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            await engine.start()
+            announce(database.describe(), models.describe())
+            try:
+                await stop.wait()
+            finally:
+                await engine.stop()
+                await locator.close()
+                await models.close()
+
+        asyncio.run(main())
+    finally:
+        database.close()

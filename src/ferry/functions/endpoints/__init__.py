@@ -1,1 +1,0 @@
-"""Implementations of `ferry.functions.endpoint.QueueEndpoint`."""

@@ -1,0 +1,1 @@
+"""Implementations of `ferry.queues.endpoint.QueueEndpoint`."""
