@@ -14,6 +14,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev,postgres]'
 	@touch $(STAMP)
 
+# The seed-era client (azure-ai-projects 1.0.0b10) conflicts with today's, so its tests run it
+# in a virtual environment of its own.
+SEED_CLIENT := .venv-clients/seed/.installed
+
+$(SEED_CLIENT):
+	@test -x .venv-clients/seed/bin/python || $(PYTHON) -m venv .venv-clients/seed
+	.venv-clients/seed/bin/python -m pip install --quiet 'azure-ai-projects==1.0.0b10'
+	@touch $@
+
 demo: $(STAMP)
 	$(BIN)/ferry demo
 
@@ -24,7 +33,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict src
 
-unit: $(STAMP)
+unit: $(STAMP) $(SEED_CLIENT)
 	$(BIN)/pytest
 
 test: lint typecheck unit
@@ -43,4 +52,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.functions
 
 clean:
-	rm -rf $(VENV) .ferry .bench .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-clients .ferry .bench .mypy_cache .pytest_cache .ruff_cache

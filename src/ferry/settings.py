@@ -52,6 +52,11 @@ class Settings(BaseSettings):
         gt=0,
         description="seconds an azure_function tool call may wait for its answer",
     )
+    run_lease: float = Field(
+        default=30.0,
+        gt=0,
+        description="seconds a worker holds a run; a dead worker's runs move on after it",
+    )
     models: dict[str, ModelConfig] = Field(
         default_factory=dict,
         description="agent model name (or '*') → backend, e.g. [models.'gpt-4o-mini']",

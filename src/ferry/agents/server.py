@@ -50,7 +50,15 @@ def build_agents(
     """The agents API (with the engine running in its lifespan)."""
     models = ModelRouter.from_environment(os.environ, settings.models)
     run_engine = (
-        RunEngine(database, models, locator, tool_timeout=settings.tool_timeout) if engine else None
+        RunEngine(
+            database,
+            models,
+            locator,
+            tool_timeout=settings.tool_timeout,
+            lease_seconds=settings.run_lease,
+        )
+        if engine
+        else None
     )
     service = AgentService(
         AgentStore(database), wake=run_engine.wake if run_engine else (lambda: None)
@@ -112,7 +120,13 @@ def run_worker(settings: Settings, announce: Callable[[str, list[tuple[str, str]
     try:
         locator = local_locator(settings, database, serves_queues=False)
         models = ModelRouter.from_environment(os.environ, settings.models)
-        engine = RunEngine(database, models, locator, tool_timeout=settings.tool_timeout)
+        engine = RunEngine(
+            database,
+            models,
+            locator,
+            tool_timeout=settings.tool_timeout,
+            lease_seconds=settings.run_lease,
+        )
 
         async def main() -> None:
             stop = asyncio.Event()

@@ -1,0 +1,89 @@
+"""The seed document's client code, as written for azure-ai-projects 1.0.0b10, run in its own
+virtual environment against Ferry. Only the settings differ: PROJECT_CONNECTION_STRING,
+STORAGE_CONNECTION__queueServiceUri and REQUESTS_CA_BUNDLE come from the environment.
+Prints the result as JSON for the test to check."""
+
+import json
+import os
+import time
+
+from azure.ai.projects import AIProjectClient
+from azure.ai.projects.models import MessageRole
+from azure.core.credentials import AccessToken
+
+
+class LocalToken:
+    """Stands in for DefaultAzureCredential until Ferry's local identity lands."""
+
+    def get_token(self, *scopes, **kwargs):
+        return AccessToken("seed-token", int(time.time()) + 3600)
+
+
+project_client = AIProjectClient.from_connection_string(
+    credential=LocalToken(), conn_str=os.environ["PROJECT_CONNECTION_STRING"]
+)
+storage_connection_string = os.environ["STORAGE_CONNECTION__queueServiceUri"]  # noqa: SIM112
+
+agent = project_client.agents.create_agent(
+    model="gpt-4o-mini",
+    name="azure-function-agent-get-weather",
+    instructions="You are a helpful support agent. Answer the user's questions to the best of "
+    "your ability.",
+    headers={"x-ms-enable-preview": "true"},
+    tools=[
+        {
+            "type": "azure_function",
+            "azure_function": {
+                "function": {
+                    "name": "GetWeather",
+                    "description": "Get the weather in a location.",
+                    "parameters": {
+                        "type": "object",
+                        "properties": {
+                            "location": {"type": "string", "description": "The location."}
+                        },
+                        "required": ["location"],
+                    },
+                },
+                "input_binding": {
+                    "type": "storage_queue",
+                    "storage_queue": {
+                        "queue_service_uri": storage_connection_string,
+                        "queue_name": "input",
+                    },
+                },
+                "output_binding": {
+                    "type": "storage_queue",
+                    "storage_queue": {
+                        "queue_service_uri": storage_connection_string,
+                        "queue_name": "output",
+                    },
+                },
+            },
+        }
+    ],
+)
+thread = project_client.agents.create_thread()
+message = project_client.agents.create_message(
+    thread_id=thread.id, role="user", content="What is the weather in Seattle, WA?"
+)
+run = project_client.agents.create_run(thread_id=thread.id, agent_id=agent.id)
+deadline = time.monotonic() + 30
+while run.status in ["queued", "in_progress", "requires_action"] and time.monotonic() < deadline:
+    time.sleep(0.2)
+    run = project_client.agents.get_run(thread_id=thread.id, run_id=run.id)
+
+# The seed's text calls `get_messages(...).get_last_text_message_by_sender("assistant")`, the
+# names of the earliest betas; 1.0.0b10 spells the same calls this way.
+messages = project_client.agents.list_messages(thread_id=thread.id)
+last_msg = messages.get_last_text_message_by_role(MessageRole.AGENT)
+project_client.agents.delete_agent(agent.id)
+print(
+    json.dumps(
+        {
+            "status": run.status,
+            "last_error": run.last_error,
+            "last_message": last_msg.text.value if last_msg else None,
+        }
+    )
+)
