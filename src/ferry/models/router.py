@@ -3,7 +3,8 @@
 Entries of the `[models]` settings table win (exact name first, then `"*"`); otherwise the
 environment decides, as the `openai` client's own variables do: `AZURE_OPENAI_ENDPOINT` means
 Azure OpenAI (the agent's model is the deployment), `OPENAI_BASE_URL` or `OPENAI_API_KEY`
-means an OpenAI-compatible server; with neither, the scripted rules answer.
+means an OpenAI-compatible server; with neither, the scripted rules answer. A table entry that
+leaves out its URL or key takes it from those same variables, so secrets can stay out of files.
 """
 
 from __future__ import annotations
@@ -16,22 +17,33 @@ from pydantic import BaseModel, ConfigDict
 from ferry.errors import ConfigError
 from ferry.models.backend import ModelBackend
 
-__all__ = ["ModelConfig", "ModelRouter"]
+__all__ = ["DEFAULT_AZURE_API_VERSION", "ModelConfig", "ModelRouter"]
+
+DEFAULT_AZURE_API_VERSION = "2024-10-21"
 
 
 class ModelConfig(BaseModel):
+    """One backend, as a `[models.'name']` table of ferry.toml describes it."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     backend: Literal["openai", "azure-openai", "scripted"]
     base_url: str | None = None
+    """The server (Azure: the resource endpoint, https://NAME.openai.azure.com)."""
     api_key: str | None = None
     model: str | None = None
-    """The model's name at the backend, when it differs from the agent's."""
+    """The model's name at the backend (Azure: the deployment), when it differs from the
+    agent's."""
     api_version: str | None = None
+    """Azure OpenAI only."""
 
 
 class ModelRouter:
+    """Maps agent model names to backends; one backend object per distinct config, reused."""
+
     def __init__(self, models: Mapping[str, ModelConfig], default: ModelConfig) -> None:
+        for name, config in [*models.items(), ("(environment)", default)]:
+            _check(name, config)
         self.models = dict(models)
         self.default = default
         self._backends: dict[ModelConfig, ModelBackend] = {}
@@ -41,48 +53,76 @@ class ModelRouter:
         cls, environ: Mapping[str, str], models: Mapping[str, ModelConfig] | None = None
     ) -> ModelRouter:
         if environ.get("AZURE_OPENAI_ENDPOINT"):
-            default = ModelConfig(
-                backend="azure-openai",
-                base_url=environ["AZURE_OPENAI_ENDPOINT"],
-                api_key=environ.get("AZURE_OPENAI_API_KEY"),
-                api_version=environ.get("OPENAI_API_VERSION", "2024-10-21"),
-            )
+            default = ModelConfig(backend="azure-openai")
         elif environ.get("OPENAI_BASE_URL") or environ.get("OPENAI_API_KEY"):
-            default = ModelConfig(
-                backend="openai",
-                base_url=environ.get("OPENAI_BASE_URL"),
-                api_key=environ.get("OPENAI_API_KEY"),
-            )
+            default = ModelConfig(backend="openai")
         else:
             default = ModelConfig(backend="scripted")
-        return cls(models or {}, default)
+        entries = {name: _complete(config, environ) for name, config in (models or {}).items()}
+        return cls(entries, _complete(default, environ))
 
     def config_for(self, model: str) -> ModelConfig:
-        return self.models.get(model) or self.models.get("*") or self.default
+        if model in self.models:
+            return self.models[model]
+        return self.models.get("*", self.default)
 
     def backend_for(self, model: str) -> ModelBackend:
         config = self.config_for(model)
-        if config not in self._backends:
-            self._backends[config] = _build(config)
-        return self._backends[config]
+        backend = self._backends.get(config)
+        if backend is None:
+            backend = self._backends[config] = _build(config)
+        return backend
 
     def describe(self) -> list[tuple[str, str]]:
+        """(model-name pattern, where it runs) rows, for the startup banner."""
         rows = [(name, _describe(config)) for name, config in self.models.items()]
         if "*" not in self.models:
             rows.append(("*", _describe(self.default)))
         return rows
 
     async def close(self) -> None:
-        for backend in self._backends.values():
-            await backend.close()
+        backends = list(self._backends.values())
         self._backends.clear()
+        for backend in backends:
+            await backend.close()
+
+
+def _complete(config: ModelConfig, environ: Mapping[str, str]) -> ModelConfig:
+    """Fill what `config` leaves out from the variables the `openai` client reads."""
+    if config.backend == "azure-openai":
+        filled = {
+            "base_url": config.base_url or environ.get("AZURE_OPENAI_ENDPOINT"),
+            "api_key": config.api_key or environ.get("AZURE_OPENAI_API_KEY"),
+            "api_version": config.api_version
+            or environ.get("OPENAI_API_VERSION")
+            or DEFAULT_AZURE_API_VERSION,
+        }
+    elif config.backend == "openai":
+        filled = {
+            "base_url": config.base_url or environ.get("OPENAI_BASE_URL"),
+            "api_key": config.api_key or environ.get("OPENAI_API_KEY"),
+        }
+    else:
+        return config
+    return config.model_copy(update={k: v or None for k, v in filled.items()})
+
+
+def _check(name: str, config: ModelConfig) -> None:
+    where = f"model {name!r} ({config.backend})"
+    if config.backend == "azure-openai" and not config.base_url:
+        raise ConfigError(f"{where} needs base_url, the Azure OpenAI endpoint")
+    if config.backend == "openai" and not (config.base_url or config.api_key):
+        raise ConfigError(f"{where} needs base_url (an OpenAI-compatible server) or api_key")
+    if config.base_url and not config.base_url.startswith(("http://", "https://")):
+        raise ConfigError(f"{where}: base_url must be an http(s) URL, not {config.base_url!r}")
 
 
 def _describe(config: ModelConfig) -> str:
     if config.backend == "scripted":
         return "scripted rules (no model configured)"
     where = config.base_url or "https://api.openai.com/v1"
-    return f"{config.backend} at {where}"
+    served = f" as {config.model!r}" if config.model else ""
+    return f"{config.backend} at {where}{served}"
 
 
 def _build(config: ModelConfig) -> ModelBackend:
@@ -92,6 +132,4 @@ def _build(config: ModelConfig) -> ModelBackend:
         return ScriptedBackend()
     from ferry.models.backends.openai import OpenAIBackend
 
-    if config.backend == "azure-openai" and not config.base_url:
-        raise ConfigError("an azure-openai model needs base_url (AZURE_OPENAI_ENDPOINT)")
     return OpenAIBackend.from_config(config)

@@ -1,19 +1,23 @@
-"""Deterministic rules standing in for a model, for tests and demos (no network, no weights).
+"""Deterministic rules standing in for a model, so tests and demos run without network or
+weights. Applied in this order to the request:
 
-- after tool results: answer with them;
-- `call NAME {json}; call NAME2 {json}`: call those tools (in parallel);
-- `fail …`: fail like a broken backend;
-- "weather in/for/at X" with a tool taking `location`: call it with X;
-- otherwise: `You said: …`.
+1. tool results after the last user message: answer with them ("GetWeather says: …");
+2. `call NAME {json}; call NAME2 {json}`: call those tools (several: in parallel);
+3. `fail …`: fail like a broken backend, with the rest of the text as the message;
+4. "weather in/for/at X" and a tool taking `location`: call it with X;
+5. tool_choice "required" or naming a function: call that (or the first) tool with `{}`;
+6. otherwise: "You said: …" ("Hello." with no user message).
+
+With tool_choice "none" no tool is ever called. Token counts are whitespace-separated words.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 import secrets
 import string
+from collections.abc import Sequence
 
 from ferry.models.backend import (
     ChatMessage,
@@ -29,9 +33,11 @@ from ferry.models.backend import (
 
 __all__ = ["ScriptedBackend"]
 
-_WEATHER = re.compile(r"weather\s+(?:in|for|at)\s+(?P<place>[^?.!]+)", re.IGNORECASE)
-_CALL = re.compile(r"\s*call\s+(?P<name>[A-Za-z0-9_-]+)\s*(?P<args>\{.*\})?\s*$", re.S | re.I)
 _ALPHABET = string.ascii_letters + string.digits
+_WEATHER = re.compile(r"\bweather\s+(?:in|for|at)\s+(?P<place>[^?.]+)", re.IGNORECASE)
+_DIRECTIVE = re.compile(r"\s*(?:call\s+)?(?P<name>[^\s{;]+)\s*", re.IGNORECASE)
+_PIECE = re.compile(r"\S+\s*")
+_DECODER = json.JSONDecoder()
 
 
 def _call_id() -> str:
@@ -42,14 +48,6 @@ def _words(text: str | None) -> int:
     return len((text or "").split())
 
 
-def _location_tool(tools: list[ToolSpec]) -> ToolSpec | None:
-    for tool in tools:
-        properties = tool.parameters.get("properties") or {}
-        if "location" in properties:
-            return tool
-    return None
-
-
 class ScriptedBackend(ModelBackend):
     name = "scripted"
 
@@ -58,83 +56,125 @@ class ScriptedBackend(ModelBackend):
     ) -> ChatResult:
         messages = list(request.messages)
         prompt = sum(_words(m.content) for m in messages)
-        last_user = max((i for i, m in enumerate(messages) if m.role == "user"), default=-1)
-        results = [m for m in messages[last_user + 1 :] if m.role == "tool"]
+        last_user = max((i for i, m in enumerate(messages) if m.role == "user"), default=None)
+        start = 0 if last_user is None else last_user + 1
+        results = [m for m in messages[start:] if m.role == "tool"]
         if results:
-            names = self._names(messages)
-            text = " ".join(
-                f"{names.get(m.tool_call_id or '', 'the tool')} says: {m.content}" for m in results
+            return await _reply(_from_results(messages, results), prompt, request, on_delta)
+        text = "" if last_user is None else (messages[last_user].content or "").strip()
+        calls = _calls(text, request)
+        if calls:
+            if not request.parallel_tool_calls:
+                calls = calls[:1]
+            return ChatResult(
+                text=None,
+                tool_calls=tuple(calls),
+                usage=Usage(prompt, sum(_words(c.arguments) for c in calls)),
+                finish_reason="tool_calls",
             )
-            return await self._text(text, prompt, request, on_delta)
-        user = messages[last_user].content or "" if last_user >= 0 else ""
-        tools = list(request.tools)
-        if tools and request.tool_choice != "none":
-            calls = self._directed_calls(user, tools) or self._weather_call(user, tools)
-            if not calls and (
-                request.tool_choice == "required" or isinstance(request.tool_choice, dict)
-            ):
-                wanted = (
-                    request.tool_choice["function"]["name"]
-                    if isinstance(request.tool_choice, dict)
-                    else tools[0].name
-                )
-                calls = [ToolCall(_call_id(), wanted, "{}")]
-            if calls:
-                if not request.parallel_tool_calls:
-                    calls = calls[:1]
-                return ChatResult(
-                    text=None,
-                    tool_calls=tuple(calls),
-                    usage=Usage(prompt, sum(_words(c.arguments) for c in calls)),
-                    finish_reason="tool_calls",
-                )
-        if user.lower().startswith("fail"):
-            raise ModelError(user[4:].strip() or "scripted failure", code="server_error")
-        return await self._text(
-            f"You said: {user}" if user else "Hello.", prompt, request, on_delta
-        )
+        return await _reply(f"You said: {text}" if text else "Hello.", prompt, request, on_delta)
 
-    @staticmethod
-    def _names(messages: list[ChatMessage]) -> dict[str, str]:
-        return {call.id: call.name for m in messages for call in m.tool_calls}
 
-    @staticmethod
-    def _directed_calls(text: str, tools: list[ToolSpec]) -> list[ToolCall]:
-        if not text.lower().lstrip().startswith("call "):
-            return []
-        calls = []
-        for directive in text.split(";"):
-            match = _CALL.match(directive)
-            if match is None:
-                continue
-            arguments = match["args"] or "{}"
-            # Arguments that are not JSON are passed on as written: the engine must cope.
-            with contextlib.suppress(ValueError):
-                arguments = json.dumps(json.loads(arguments))
-            calls.append(ToolCall(_call_id(), match["name"], arguments))
-        return calls
+def _from_results(messages: Sequence[ChatMessage], results: Sequence[ChatMessage]) -> str:
+    names = {call.id: call.name for m in messages for call in m.tool_calls}
+    return " ".join(
+        f"{names.get(m.tool_call_id or '', 'The tool')} says: {m.content or ''}".strip()
+        for m in results
+    )
 
-    @staticmethod
-    def _weather_call(text: str, tools: list[ToolSpec]) -> list[ToolCall]:
-        tool = _location_tool(tools)
-        match = _WEATHER.search(text)
-        if tool is None or match is None:
-            return []
-        place = match["place"].strip()
-        return [ToolCall(_call_id(), tool.name, json.dumps({"location": place}))]
 
-    @staticmethod
-    async def _text(
-        text: str, prompt: int, request: ChatRequest, on_delta: DeltaCallback | None
-    ) -> ChatResult:
-        words = text.split(" ")
-        finish = "stop"
-        limit = request.max_completion_tokens
-        if limit is not None and len(words) > limit:
-            words = words[:limit]
-            finish = "length"
-        text = " ".join(words)
-        if on_delta is not None:
-            for index, word in enumerate(words):
-                await on_delta(word if index == len(words) - 1 else word + " ")
-        return ChatResult(text=text, usage=Usage(prompt, len(words)), finish_reason=finish)
+def _calls(text: str, request: ChatRequest) -> list[ToolCall]:
+    """Rules 2 to 5: the tool calls `text` asks for; `fail …` raises."""
+    tools = list(request.tools)
+    offered = bool(tools) and request.tool_choice != "none"
+    if offered and text[:5].lower() == "call ":
+        return _directed(text)
+    if text[:4].lower() == "fail":
+        raise ModelError(text[4:].strip(" :-\t\n") or "scripted failure", code="server_error")
+    if not offered:
+        return []
+    weather = _weather(text, tools)
+    if weather:
+        return weather
+    choice = request.tool_choice
+    if choice == "required":
+        return [ToolCall(_call_id(), tools[0].name, "{}")]
+    if isinstance(choice, dict):
+        function = choice.get("function")
+        name = function.get("name") if isinstance(function, dict) else None
+        return [ToolCall(_call_id(), name if isinstance(name, str) else tools[0].name, "{}")]
+    return []
+
+
+def _directed(text: str) -> list[ToolCall]:
+    """`call A {…}; call B {…}` → calls of A and B. Tools the request does not offer are
+    called anyway, and arguments that are not JSON are passed on as written: the engine must
+    cope with both, as it must with a real model."""
+    calls: list[ToolCall] = []
+    position = 0
+    while position < len(text):
+        match = _DIRECTIVE.match(text, position)
+        if match is None:  # only `;` and spaces are left before the next directive
+            position += 1
+            continue
+        name, position = match["name"], match.end()
+        arguments = "{}"
+        if text.startswith("{", position):
+            try:
+                value, position = _DECODER.raw_decode(text, position)
+                arguments = json.dumps(value)
+            except ValueError:
+                pass
+        end = text.find(";", position)
+        end = len(text) if end < 0 else end
+        if text[position:end].strip():
+            arguments = text[match.end() : end].strip()
+        calls.append(ToolCall(_call_id(), name, arguments))
+        position = end + 1
+    return calls
+
+
+def _weather(text: str, tools: Sequence[ToolSpec]) -> list[ToolCall]:
+    match = _WEATHER.search(text)
+    if match is None:
+        return []
+    place = match["place"].strip()
+    for tool in tools:
+        parameter = _place_parameter(tool)
+        if parameter is not None and place:
+            return [ToolCall(_call_id(), tool.name, json.dumps({parameter: place}))]
+    return []
+
+
+def _place_parameter(tool: ToolSpec) -> str | None:
+    """`location` if the tool takes it, else its only required string parameter."""
+    properties = tool.parameters.get("properties")
+    if not isinstance(properties, dict):
+        return None
+    if "location" in properties:
+        return "location"
+    required = tool.parameters.get("required") or []
+    strings = [
+        name
+        for name in required
+        if isinstance(properties.get(name), dict) and properties[name].get("type") == "string"
+    ]
+    return strings[0] if len(required) == 1 and len(strings) == 1 else None
+
+
+async def _reply(
+    text: str, prompt: int, request: ChatRequest, on_delta: DeltaCallback | None
+) -> ChatResult:
+    """Text cut at `max_completion_tokens` words, streamed a word (and its space) at a time."""
+    pieces = _PIECE.findall(text)
+    finish = "stop"
+    limit = request.max_completion_tokens
+    if limit is not None and len(pieces) > limit:
+        pieces = pieces[:limit]
+        if pieces:
+            pieces[-1] = pieces[-1].rstrip()
+        finish = "length"
+    if on_delta is not None:
+        for piece in pieces:
+            await on_delta(piece)
+    return ChatResult(text="".join(pieces), usage=Usage(prompt, len(pieces)), finish_reason=finish)
