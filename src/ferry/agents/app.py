@@ -18,7 +18,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Mount, Route
 
 from ferry.agents.auth import AnyToken, Authorizer
@@ -45,6 +45,7 @@ from ferry.agents.requests import (
     parse_body,
 )
 from ferry.agents.service import AgentService
+from ferry.agents.streaming import RunStream
 from ferry.agents.wire import error_response
 
 __all__ = ["DEFAULT_PROJECT", "SEED_PREFIX", "build_app"]
@@ -204,13 +205,32 @@ class AgentsApi:
 
     async def create_run(self, call: Call) -> Response:
         request = parse_body(RunCreate, await call.body())
-        _refuse_streaming(request.stream)
-        return _json(await self.service.create_run(call.project, call.id("thread_id"), request))
+        run = await self.service.create_run(call.project, call.id("thread_id"), request)
+        if not request.stream:
+            return _json(run)
+        return self._stream(
+            RunStream(self.store, self.service.bus, call.project, run),
+            [("thread.run.created", run), ("thread.run.queued", run)],
+        )
 
     async def create_thread_and_run(self, call: Call) -> Response:
         request = parse_body(ThreadAndRunCreate, await call.body())
-        _refuse_streaming(request.stream)
-        return _json(await self.service.create_thread_and_run(call.project, request))
+        run = await self.service.create_thread_and_run(call.project, request)
+        if not request.stream:
+            return _json(run)
+        thread = await self.store.get("thread", call.project, run["thread_id"])
+        return self._stream(
+            RunStream(self.store, self.service.bus, call.project, run),
+            [("thread.created", thread), ("thread.run.created", run), ("thread.run.queued", run)],
+        )
+
+    @staticmethod
+    def _stream(stream: RunStream, opening: list[tuple[str, Any]]) -> Response:
+        return StreamingResponse(
+            stream.events(opening),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache"},
+        )
 
     async def list_runs(self, call: Call) -> Response:
         thread_id = call.id("thread_id")
@@ -245,12 +265,18 @@ class AgentsApi:
 
     async def submit_tool_outputs(self, call: Call) -> Response:
         request = parse_body(ToolOutputs, await call.body())
-        _refuse_streaming(request.stream)
-        return _json(
-            await self.service.submit_tool_outputs(
-                call.project, call.id("thread_id"), call.id("run_id"), request
-            )
-        )
+        thread_id, run_id = call.id("thread_id"), call.id("run_id")
+        stream = None
+        if request.stream:
+            # What the client has seen is read before the outputs let the run go on.
+            current = await self.store.get("run", call.project, run_id, thread_id=thread_id)
+            stream = RunStream(self.store, self.service.bus, call.project, current)
+            await stream.resume()
+        run = await self.service.submit_tool_outputs(call.project, thread_id, run_id, request)
+        if stream is None:
+            return _json(run)
+        stream.run = run
+        return self._stream(stream, [("thread.run.queued", run)])
 
     async def list_steps(self, call: Call) -> Response:
         run_id = call.id("run_id")
@@ -326,11 +352,6 @@ class AgentsApi:
 
 
 _ANY = ["GET", "POST", "DELETE", "PUT", "PATCH"]
-
-
-def _refuse_streaming(stream: bool) -> None:
-    if stream:
-        raise NotSupported("streaming ('stream': true) is not available in this Ferry build yet")
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

@@ -24,6 +24,7 @@ from ferry.queues.arrivals import Arrivals
 from ferry.queues.auth import Accounts
 from ferry.queues.locator import LocalQueues, QueueLocator
 from ferry.queues.store import QueueStore
+from ferry.runs.bus import RunBus
 from ferry.runs.engine import RunEngine
 from ferry.serving import Listener, bind, run_until_stopped
 from ferry.settings import Settings
@@ -49,6 +50,7 @@ def build_agents(
 ) -> AgentsPart:
     """The agents API (with the engine running in its lifespan)."""
     models = ModelRouter.from_environment(os.environ, settings.models)
+    bus = RunBus()
     run_engine = (
         RunEngine(
             database,
@@ -56,12 +58,13 @@ def build_agents(
             locator,
             tool_timeout=settings.tool_timeout,
             lease_seconds=settings.run_lease,
+            bus=bus,
         )
         if engine
         else None
     )
     service = AgentService(
-        AgentStore(database), wake=run_engine.wake if run_engine else (lambda: None)
+        AgentStore(database), wake=run_engine.wake if run_engine else (lambda: None), bus=bus
     )
 
     @contextlib.asynccontextmanager

@@ -33,6 +33,7 @@ from ferry.agents.requests import (
     ToolOutputs,
 )
 from ferry.agents.store import TERMINAL, AgentStore, Page, fetch, store
+from ferry.runs.bus import RunBus
 from ferry.store.schema import agent_threads, run_steps, runs, thread_messages
 
 __all__ = ["AgentService", "open_tool_step"]
@@ -73,10 +74,17 @@ def _check_texts(messages: list[MessageCreate]) -> None:
 
 
 class AgentService:
-    def __init__(self, store: AgentStore, wake: Callable[[], None] = lambda: None) -> None:
+    def __init__(
+        self,
+        store: AgentStore,
+        wake: Callable[[], None] = lambda: None,
+        bus: RunBus | None = None,
+    ) -> None:
         self.store = store
         self.wake = wake
         """Called when a run has work for the engine (created, answered, cancelled)."""
+        self.bus = bus
+        """Where streams hear of runs this process works; without it they poll the store."""
 
     # Agents --------------------------------------------------------------------------------
 
@@ -231,6 +239,8 @@ class AgentService:
 
         run = await self.store.run_in_transaction(work)
         self.wake()
+        if self.bus is not None:
+            self.bus.changed(run_id)
         return run
 
     async def submit_tool_outputs(

@@ -12,23 +12,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import functools
 import logging
 import os
 import socket
 import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection
 
 from ferry.agents.ids import new_id
-from ferry.agents.objects import message_object, step_object
+from ferry.agents.objects import message_object, step_object, text_content
 from ferry.agents.store import TERMINAL
 from ferry.agents.tools import queue_binding
 from ferry.clock import Clock, system_clock
 from ferry.models.backend import ChatResult, ModelError
 from ferry.models.router import ModelRouter
 from ferry.queues.locator import QueueLocator
+from ferry.runs.bus import RunBus
 from ferry.runs.errors import LeaseLost
 from ferry.runs.ledger import Ledger, QueueCall, RunState
 from ferry.runs.prompt import arguments_object, build_request, tool_specs
@@ -42,6 +46,12 @@ Json = dict[str, Any]
 
 TOOL_TIMEOUT_KEY = "ferry_tool_timeout"
 """Agent metadata key: seconds an `azure_function` call may take before the run fails."""
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    step: Json
+    message: Json
 
 
 def _error(code: str, message: str) -> Json:
@@ -61,6 +71,7 @@ class RunEngine:
         tool_timeout: float = 300.0,
         max_runs: int = 2048,
         poll_interval: float = 1.0,
+        bus: RunBus | None = None,
     ) -> None:
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.ledger = Ledger(database, self.owner, clock)
@@ -71,6 +82,8 @@ class RunEngine:
         self.tool_timeout_ms = int(tool_timeout * 1000)
         self.max_runs = max_runs
         self.poll_interval = poll_interval
+        self.bus = bus
+        """Told of every stored change and of the model's text as it comes, for streams."""
         self.collector = AnswerCollector(self.ledger, locator, self.wake)
         self._wakeup = asyncio.Event()
         self._active: dict[str, asyncio.Task[None]] = {}
@@ -146,6 +159,19 @@ class RunEngine:
                 if not await self.ledger.renew(run_id, self.lease_ms):
                     return
 
+    async def _commit(
+        self,
+        run: Json,
+        *,
+        wake_at: int | None,
+        release: bool,
+        also: Callable[[Connection], None] | None = None,
+        events: Sequence[tuple[str, Json]] = (),
+    ) -> None:
+        await self.ledger.commit(run, wake_at=wake_at, release=release, also=also, events=events)
+        if self.bus is not None:
+            self.bus.changed(run["id"])
+
     # Advancing -----------------------------------------------------------------------------
 
     async def _advance(self, run_id: str) -> bool:
@@ -157,7 +183,7 @@ class RunEngine:
         now = self.clock() // 1000
         status = run["status"]
         if status in TERMINAL:
-            await self.ledger.commit(run, wake_at=None, release=True)
+            await self._commit(run, wake_at=None, release=True)
             return False
         if status == "cancelling":
             await self._end(state, "cancelled")
@@ -168,7 +194,7 @@ class RunEngine:
         if status == "queued":
             run["status"] = "in_progress"
             run["started_at"] = run["started_at"] or now
-            await self.ledger.commit(
+            await self._commit(
                 run, wake_at=self.clock(), release=False, events=[("run.in_progress", {})]
             )
             return True
@@ -209,7 +235,7 @@ class RunEngine:
                 Ledger.save_step(conn, state.project, step, new=False)
             Ledger.close_calls(conn, run["id"], calls if status != "expired" else "expired")
 
-        await self.ledger.commit(
+        await self._commit(
             run, wake_at=None, release=True, also=also, events=[(f"run.{status}", error or {})]
         )
 
@@ -236,7 +262,7 @@ class RunEngine:
             step["status"] = "completed"
             step["completed_at"] = now_ms // 1000
             run["status"] = "in_progress"
-            await self.ledger.commit(
+            await self._commit(
                 run,
                 wake_at=now_ms,
                 release=False,
@@ -278,7 +304,7 @@ class RunEngine:
         else:
             run["status"] = "in_progress"
         wake_at = min([c.deadline for c in waiting] + [run["expires_at"] * 1000])
-        await self.ledger.commit(
+        await self._commit(
             run,
             wake_at=wake_at,
             release=True,
@@ -300,9 +326,17 @@ class RunEngine:
     async def _model_turn(self, state: RunState) -> bool:
         run = state.run
         request = build_request(state)
+        draft = self._draft(run)
+        on_delta = None
+        if self.bus is not None and self.bus.watching(run["id"]):
+            bus = self.bus
+
+            async def on_delta(text: str) -> None:
+                bus.delta(run["id"], draft.step, draft.message, text)
+
         try:
             backend = self.models.backend_for(run["model"])
-            result = await backend.complete(request)
+            result = await backend.complete(request, on_delta)
         except ModelError as exc:
             await self._end(state, "failed", _error(exc.code, exc.message))
             return False
@@ -318,28 +352,42 @@ class RunEngine:
         event = ("model.turn", {"model": run["model"], "backend": backend.name})
         if result.tool_calls:
             return await self._record_tool_calls(state, result, event)
-        await self._record_message(state, result, event)
+        await self._record_message(state, result, event, draft)
         return False
 
-    async def _record_message(
-        self, state: RunState, result: ChatResult, event: tuple[str, Json]
-    ) -> None:
-        run = state.run
+    def _draft(self, run: Json) -> Draft:
+        """The step and message a text answer will be stored as, named before the model is
+        asked, so the pieces streamed meanwhile already carry their ids."""
         now = self.clock() // 1000
         message = message_object(
             run["thread_id"],
             "assistant",
-            result.text or "",
+            "",
             now,
             run_id=run["id"],
             assistant_id=run["assistant_id"],
+            status="in_progress",
         )
         step = step_object(
             run,
             {"type": "message_creation", "message_creation": {"message_id": message["id"]}},
             now,
-            status="completed",
         )
+        return Draft(step, message)
+
+    async def _record_message(
+        self, state: RunState, result: ChatResult, event: tuple[str, Json], draft: Draft
+    ) -> None:
+        run = state.run
+        now = self.clock() // 1000
+        # Copies: streams may still be announcing the drafts as they were.
+        message = copy.deepcopy(draft.message)
+        message["content"] = text_content(result.text or "")
+        message["status"] = "completed"
+        message["completed_at"] = now
+        step = copy.deepcopy(draft.step)
+        step["status"] = "completed"
+        step["completed_at"] = now
         step["usage"] = {
             "prompt_tokens": result.usage.prompt_tokens,
             "completion_tokens": result.usage.completion_tokens,
@@ -350,6 +398,8 @@ class RunEngine:
             run["incomplete_details"] = {"reason": "max_completion_tokens"}
             message["status"] = "incomplete"
             message["incomplete_details"] = {"reason": "max_tokens"}
+            message["completed_at"] = None
+            message["incomplete_at"] = now
         else:
             run["status"] = "completed"
             run["completed_at"] = now
@@ -358,7 +408,7 @@ class RunEngine:
             Ledger.save_message(conn, state.project, message)
             Ledger.save_step(conn, state.project, step, new=True)
 
-        await self.ledger.commit(
+        await self._commit(
             run, wake_at=None, release=True, also=also, events=[event, (f"run.{run['status']}", {})]
         )
 
@@ -437,7 +487,7 @@ class RunEngine:
             Ledger.save_step(conn, state.project, step, new=True)
             Ledger.add_calls(conn, state.project, queue_calls, now_ms)
 
-        await self.ledger.commit(run, wake_at=now_ms, release=False, also=also, events=[event])
+        await self._commit(run, wake_at=now_ms, release=False, also=also, events=[event])
         for queue_call in queue_calls:
             await self._send(queue_call)
         return True

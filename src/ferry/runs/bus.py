@@ -1,0 +1,87 @@
+"""In-process news of runs, for the requests that stream them.
+
+The database is the truth: a streaming request rebuilds its events from what is stored, so it
+works whichever process (or machine, sharing PostgreSQL) works the run. The bus only makes it
+prompt: the engine says when it has stored something for a run (so a watcher looks now rather
+than at its next poll), and passes on the model's text as it is generated, which is never
+stored piece by piece.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Changed", "Delta", "News", "RunBus"]
+
+Json = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Changed:
+    """Something about the run was stored: read it again."""
+
+
+@dataclass(frozen=True, slots=True)
+class Delta:
+    """A piece of the model's answer, before the message holding it is stored.
+
+    `step` and `message` are the objects the answer will be stored as (status in_progress),
+    so a watcher can announce them before the first piece."""
+
+    step: Json
+    message: Json
+    text: str
+
+
+News = Changed | Delta
+
+_MAX_BACKLOG = 10_000
+"""Pieces a watcher may fall behind by; past that it gets `Changed` and reads the store."""
+
+
+class RunBus:
+    def __init__(self) -> None:
+        self._watchers: dict[str, set[_Watcher]] = {}
+
+    def watching(self, run_id: str) -> bool:
+        return bool(self._watchers.get(run_id))
+
+    @contextlib.contextmanager
+    def watch(self, run_id: str) -> Iterator[asyncio.Queue[News]]:
+        watcher = _Watcher(asyncio.Queue(_MAX_BACKLOG))
+        self._watchers.setdefault(run_id, set()).add(watcher)
+        try:
+            yield watcher.queue
+        finally:
+            watchers = self._watchers.get(run_id)
+            if watchers is not None:
+                watchers.discard(watcher)
+                if not watchers:
+                    del self._watchers[run_id]
+
+    def changed(self, run_id: str) -> None:
+        for watcher in self._watchers.get(run_id, ()):
+            if not watcher.queue.full():
+                watcher.queue.put_nowait(Changed())
+
+    def delta(self, run_id: str, step: Json, message: Json, text: str) -> None:
+        for watcher in self._watchers.get(run_id, ()):
+            if watcher.lagging:
+                continue
+            if watcher.queue.qsize() < _MAX_BACKLOG - 1:
+                watcher.queue.put_nowait(Delta(step, message, text))
+            else:
+                # A watcher that cannot keep up gets no more pieces (a gap would garble the
+                # text); it sends the rest of the answer from the stored message instead.
+                watcher.lagging = True
+                watcher.queue.put_nowait(Changed())
+
+
+@dataclass(eq=False, slots=True)
+class _Watcher:
+    queue: asyncio.Queue[News]
+    lagging: bool = False
