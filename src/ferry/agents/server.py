@@ -29,6 +29,7 @@ from ferry.runs.engine import RunEngine
 from ferry.serving import Listener, bind, run_until_stopped
 from ferry.settings import Settings
 from ferry.store import Database, open_database
+from ferry.store.signals import RUNS, signals_for
 
 __all__ = ["AgentsPart", "build_agents", "run_worker", "serve_agents"]
 
@@ -71,6 +72,9 @@ def build_agents(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if run_engine is not None:
             await run_engine.start()
+        else:
+            # Runs are worked elsewhere: their streams here hear of changes as notices.
+            signals_for(database).listen(RUNS, bus.changed)
         try:
             yield
         finally:
@@ -94,14 +98,18 @@ def local_locator(settings: Settings, database: Database, *, serves_queues: bool
 
 
 def serve_agents(
-    settings: Settings, announce: Callable[[str, str, list[tuple[str, str]]], None]
+    settings: Settings,
+    announce: Callable[[str, str, list[tuple[str, str]]], None],
+    *,
+    engine: bool = True,
 ) -> None:
-    """`ferry serve agents`: the API over https and the engine, until SIGINT/SIGTERM."""
+    """`ferry serve agents`: the API over https and (unless `engine` is False, when
+    `ferry worker` processes do the work) the run engine, until SIGINT/SIGTERM."""
     database = open_database(database_url=settings.database_url, data=settings.data)
     pid = os.getpid()
     try:
         locator = local_locator(settings, database, serves_queues=False)
-        part = build_agents(settings, database, locator)
+        part = build_agents(settings, database, locator, engine=engine)
         tls = ensure_certificates(settings.data, settings.tls_names)
         listener = Listener(part.app, bind(settings.host, settings.agents_port), tls)
         url = listener.url(settings.host)

@@ -35,6 +35,7 @@ from ferry.agents.requests import (
 from ferry.agents.store import TERMINAL, AgentStore, Page, fetch, store
 from ferry.runs.bus import RunBus
 from ferry.store.schema import agent_threads, run_steps, runs, thread_messages
+from ferry.store.signals import RUNS, signals_for
 
 __all__ = ["AgentService", "open_tool_step"]
 
@@ -85,6 +86,8 @@ class AgentService:
         """Called when a run has work for the engine (created, answered, cancelled)."""
         self.bus = bus
         """Where streams hear of runs this process works; without it they poll the store."""
+        self.signals = signals_for(store.database)
+        """How run engines in other processes sharing the database hear of work."""
 
     # Agents --------------------------------------------------------------------------------
 
@@ -193,6 +196,7 @@ class AgentService:
                 wake_at=self.store.clock(),
             )
         )
+        self.signals.announce(conn, RUNS, run["id"])
         return run
 
     async def create_run(self, project: str, thread_id: str, request: RunCreate) -> Json:
@@ -235,6 +239,7 @@ class AgentService:
                 raise BadRequest(f"Cannot cancel run with status '{run['status']}'.")
             run["status"] = "cancelling"
             store(conn, "run", run, status="cancelling", wake_at=self.store.clock())
+            self.signals.announce(conn, RUNS, run_id)
             return run
 
         run = await self.store.run_in_transaction(work)
@@ -270,6 +275,7 @@ class AgentService:
             run["status"] = "queued"
             run["required_action"] = None
             store(conn, "run", run, status="queued", wake_at=self.store.clock())
+            self.signals.announce(conn, RUNS, run_id)
             return run
 
         run = await self.store.run_in_transaction(work)

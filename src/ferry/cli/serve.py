@@ -54,6 +54,13 @@ def agents(
     ] = None,
     data: DataOption = None,
     database_url: DatabaseUrlOption = None,
+    engine: Annotated[
+        bool,
+        typer.Option(
+            "--engine/--no-engine",
+            help="Also work the runs (default); --no-engine leaves them to `ferry worker`.",
+        ),
+    ] = True,
     config: ConfigOption = None,
 ) -> None:
     """Serve the agents API over https, with the run engine."""
@@ -62,7 +69,7 @@ def agents(
     settings = Settings.load(
         config, host=host, agents_port=port, data=data, database_url=database_url
     )
-    serve_agents(settings, _announce_agents)
+    serve_agents(settings, _announce_agents, engine=engine)
 
 
 def worker(

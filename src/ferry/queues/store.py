@@ -46,6 +46,7 @@ from ferry.queues.models import AccessPolicy, Message, QueueInfo, QueueListing
 from ferry.store.database import Database
 from ferry.store.prepared import Prepared
 from ferry.store.schema import NEVER, queue_messages, queue_service_properties, queues
+from ferry.store.signals import QUEUES, signals_for
 from ferry.types import JSONObject, Metadata
 
 __all__ = ["QueueStore"]
@@ -93,6 +94,10 @@ class QueueStore:
         self.clock = clock
         self.arrivals = arrivals
         """Consumers in this process to wake when a message becomes visible."""
+        self.signals = signals_for(database)
+        """How processes sharing the database hear of visible messages."""
+        if arrivals is not None:
+            arrivals.hear_from(self.signals)
 
     # -- queues -----------------------------------------------------------------------------
 
@@ -239,6 +244,8 @@ class QueueStore:
             )
             if row is None:
                 raise QueueNotFound()
+            if visibility_timeout == 0:
+                self.signals.announce(conn, QUEUES, f"{account}/{name}")
             return _message(row)
 
         message = await self.database.write(work)
@@ -334,6 +341,8 @@ class QueueStore:
             if row is None:
                 self._require_queue(conn, account, name)
                 raise MessageNotFound()
+            if visibility_timeout == 0:
+                self.signals.announce(conn, QUEUES, f"{account}/{name}")
             return _message(row)
 
         message = await self.database.write(work)

@@ -37,6 +37,7 @@ from ferry.runs.errors import LeaseLost
 from ferry.runs.ledger import Ledger, QueueCall, RunState
 from ferry.runs.prompt import arguments_object, build_request, tool_specs
 from ferry.runs.queuecalls import AnswerCollector, encode_call
+from ferry.store.signals import RUNS, signals_for
 
 __all__ = ["RunEngine"]
 
@@ -84,6 +85,8 @@ class RunEngine:
         self.poll_interval = poll_interval
         self.bus = bus
         """Told of every stored change and of the model's text as it comes, for streams."""
+        self.signals = signals_for(database)
+        """How processes sharing the database hear of each other's changes to runs."""
         self.collector = AnswerCollector(self.ledger, locator, self.wake)
         self._wakeup = asyncio.Event()
         self._active: dict[str, asyncio.Task[None]] = {}
@@ -94,8 +97,16 @@ class RunEngine:
         self._wakeup.set()
 
     async def start(self) -> None:
+        self.signals.listen(RUNS, self._heard)
         self.collector.start()
         self._loop_task = asyncio.create_task(self._claim_loop(), name="ferry-run-engine")
+
+    def _heard(self, run_id: str) -> None:
+        """Another process changed a run: streams here may show it; it may have work."""
+        if self.bus is not None:
+            self.bus.changed(run_id)
+        if run_id not in self._active:
+            self.wake()
 
     async def stop(self) -> None:
         """Stop claiming; runs being worked on are left to their leases (another worker, or
@@ -168,9 +179,16 @@ class RunEngine:
         also: Callable[[Connection], None] | None = None,
         events: Sequence[tuple[str, Json]] = (),
     ) -> None:
-        await self.ledger.commit(run, wake_at=wake_at, release=release, also=also, events=events)
+        run_id = run["id"]
+
+        def write(conn: Connection) -> None:
+            if also is not None:
+                also(conn)
+            self.signals.announce(conn, RUNS, run_id)
+
+        await self.ledger.commit(run, wake_at=wake_at, release=release, also=write, events=events)
         if self.bus is not None:
-            self.bus.changed(run["id"])
+            self.bus.changed(run_id)
 
     # Advancing -----------------------------------------------------------------------------
 
