@@ -50,6 +50,7 @@ bench: $(STAMP)
 		npm install --silent --prefix .bench/azurite azurite@$(AZURITE_VERSION); }
 	$(BIN)/python -m bench $(BENCH_ARGS)
 	$(BIN)/python -m bench.functions
+	$(BIN)/python -m bench.agents
 
 clean:
 	rm -rf $(VENV) .venv-clients .ferry .bench .mypy_cache .pytest_cache .ruff_cache

@@ -283,7 +283,10 @@ class AgentsApi:
         thread_id = call.id("thread_id")
         await self.store.get("run", call.project, run_id, thread_id=thread_id)
         page = await self.store.page(
-            "step", call.project, filters=[("run_id", run_id)], **call.paging()
+            "step",
+            call.project,
+            filters=[("thread_id", thread_id), ("run_id", run_id)],
+            **call.paging(),
         )
         return _json(page.to_json())
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from ferry.agents.errors import BadRequest
 from ferry.agents.objects import (
@@ -32,9 +32,9 @@ from ferry.agents.requests import (
     ThreadUpdate,
     ToolOutputs,
 )
-from ferry.agents.store import TERMINAL, AgentStore, Page, fetch, store
+from ferry.agents.store import TERMINAL, AgentStore, Page, fetch, steps_of, store
 from ferry.runs.bus import RunBus
-from ferry.store.schema import agent_threads, run_steps, runs, thread_messages
+from ferry.store.schema import agent_threads, runs, thread_messages
 from ferry.store.signals import RUNS, signals_for
 
 __all__ = ["AgentService", "open_tool_step"]
@@ -42,16 +42,11 @@ __all__ = ["AgentService", "open_tool_step"]
 Json = dict[str, Any]
 
 
-def open_tool_step(conn: Connection, run_id: str) -> Json | None:
+def open_tool_step(conn: Connection, project: str, thread_id: str, run_id: str) -> Json | None:
     """The run's tool-calls step still waiting for outputs, if any."""
-    bodies = conn.execute(
-        select(run_steps.c.body)
-        .where(run_steps.c.run_id == run_id)
-        .order_by(run_steps.c.seq.desc())
-    ).scalars()
-    for body in bodies:
+    for body in reversed(steps_of(conn, project, thread_id, run_id)):
         if body["type"] == "tool_calls" and body["status"] == "in_progress":
-            return dict(body)
+            return body
     return None
 
 
@@ -266,7 +261,7 @@ class AgentService:
                     f"Expected tool outputs for call_ids {sorted(expected)}, got {sorted(outputs)}",
                     param="tool_outputs",
                 )
-            step = open_tool_step(conn, run_id)
+            step = open_tool_step(conn, project, thread_id, run_id)
             if step is not None:
                 for call in step["step_details"]["tool_calls"]:
                     if call["id"] in outputs and call["type"] == "function":

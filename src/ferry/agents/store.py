@@ -26,7 +26,7 @@ from ferry.store.schema import (
     thread_messages,
 )
 
-__all__ = ["ACTIVE", "TERMINAL", "AgentStore", "Kind", "Page"]
+__all__ = ["ACTIVE", "TERMINAL", "AgentStore", "Kind", "Page", "messages_of", "steps_of"]
 
 Json = dict[str, Any]
 Kind = Literal["assistant", "thread", "message", "run", "step"]
@@ -86,6 +86,30 @@ def store(conn: Connection, kind: Kind, body: Json, **columns: Any) -> None:
     """Replace an existing object's body (and any extra columns)."""
     table = _TABLES[kind]
     conn.execute(update(table).where(table.c.id == body["id"]).values(body=body, **columns))
+
+
+def steps_of(conn: Connection, project: str, thread_id: str, run_id: str) -> list[Json]:
+    """A run's steps, oldest first (by the index on project, thread and run)."""
+    rows = conn.execute(
+        select(run_steps.c.body)
+        .where(
+            run_steps.c.project == project,
+            run_steps.c.thread_id == thread_id,
+            run_steps.c.run_id == run_id,
+        )
+        .order_by(run_steps.c.seq)
+    ).scalars()
+    return [dict(body) for body in rows]
+
+
+def messages_of(conn: Connection, project: str, thread_id: str) -> list[Json]:
+    """A thread's messages, oldest first (by the index on project and thread)."""
+    rows = conn.execute(
+        select(thread_messages.c.body)
+        .where(thread_messages.c.project == project, thread_messages.c.thread_id == thread_id)
+        .order_by(thread_messages.c.seq)
+    ).scalars()
+    return [dict(body) for body in rows]
 
 
 def active_run(conn: Connection, project: str, thread_id: str) -> str | None:

@@ -24,9 +24,9 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from ferry.agents.errors import NotFound
-from ferry.agents.store import TERMINAL, AgentStore, fetch
-from ferry.runs.bus import Delta, News, RunBus
-from ferry.store.schema import run_steps, thread_messages
+from ferry.agents.store import TERMINAL, AgentStore, fetch, steps_of
+from ferry.runs.bus import Changed, Delta, News, RunBus
+from ferry.store.schema import thread_messages
 
 __all__ = ["RunStream", "sse"]
 
@@ -37,8 +37,10 @@ Event = tuple[str, Any]
 
 MIN_POLL = 0.05
 MAX_POLL = 1.0
-"""Seconds between reads when no news comes (a run worked by another process): the wait
-doubles from the first to the second while nothing changes."""
+"""Seconds between reads when no news comes: the wait doubles from the first to the second
+while nothing changes. With a bus (the engine here, and on PostgreSQL every other process's
+notices, tell of changes), reads wait the longest from the start: they only catch what a
+lost notice, or a worker sharing SQLite from another process, failed to tell."""
 
 _OPEN = ("queued", "in_progress", "cancelling")
 """Run statuses announced before the steps of a read; the others close a read, and the stream."""
@@ -91,6 +93,10 @@ class RunStream:
         self.open_messages: dict[str, str] = {}
         """Message id → the text sent for it so far, while it is open."""
         self.done_messages: set[str] = set()
+        self.known = _Snapshot(run, [], {})
+        """The run as last read or told, kept so news with contents needs no read."""
+        self.read_at = 0
+        """The bus's sequence when the last read began: news up to it is in that read."""
 
     async def resume(self) -> None:
         """For a stream that takes over after tool outputs: what the client has seen already
@@ -118,7 +124,8 @@ class RunStream:
             yield DONE
 
     async def _follow(self, news: asyncio.Queue[News]) -> AsyncIterator[bytes]:
-        delay = MIN_POLL
+        shortest = MIN_POLL if self.bus is None else MAX_POLL
+        delay = shortest
         read = True
         while True:
             if read:
@@ -138,14 +145,29 @@ class RunStream:
                 delay = min(delay * 2, MAX_POLL)
                 read = True
                 continue
-            delay = MIN_POLL
-            read = False
-            for item in _drain(first, news):
-                if isinstance(item, Delta):
-                    for name, data in self._piece(item):
-                        yield sse(name, data)
-                else:
-                    read = True
+            delay = shortest
+            events, read, finished = self._take(_drain(first, news))
+            for name, data in events:
+                yield sse(name, data)
+            if finished:
+                break
+
+    def _take(self, items: list[News]) -> tuple[list[Event], bool, bool]:
+        """The events news brings; whether the store must be read; whether the stream ends."""
+        events: list[Event] = []
+        read = told = False
+        for item in items:
+            if isinstance(item, Delta):
+                events += self._piece(item)
+            elif item.run is None:
+                read = True
+            elif item.sequence > self.read_at:
+                self._learn(item)
+                told = True
+        if not told or read:
+            return events, read, False
+        caught_up, finished = self._catch_up(self.known)
+        return events + caught_up, False, finished
 
     @contextlib.contextmanager
     def _news(self) -> Iterator[asyncio.Queue[News]]:
@@ -155,7 +177,24 @@ class RunStream:
         with self.bus.watch(self.run["id"]) as queue:
             yield queue
 
+    def _learn(self, news: Changed) -> None:
+        assert news.run is not None
+        steps = {step["id"]: step for step in self.known.steps}
+        for step in news.steps:
+            steps[step["id"]] = step
+        messages = dict(self.known.messages)
+        messages.update((m["id"], m) for m in news.messages if m["id"] not in self.done_messages)
+        self.known = _Snapshot(news.run, list(steps.values()), messages)
+
     async def _read(self) -> _Snapshot | None:
+        if self.bus is not None:
+            self.read_at = self.bus.sequence
+        snapshot = await self._read_store()
+        if snapshot is not None:
+            self.known = snapshot
+        return snapshot
+
+    async def _read_store(self) -> _Snapshot | None:
         run_id = self.run["id"]
 
         def work(conn: Connection) -> _Snapshot | None:
@@ -163,14 +202,7 @@ class RunStream:
                 run = fetch(conn, "run", self.project, run_id)
             except NotFound:
                 return None
-            steps = [
-                dict(body)
-                for body in conn.execute(
-                    select(run_steps.c.body)
-                    .where(run_steps.c.run_id == run_id)
-                    .order_by(run_steps.c.seq)
-                ).scalars()
-            ]
+            steps = steps_of(conn, self.project, run["thread_id"], run_id)
             wanted = [m for m in map(_message_id, steps) if m and m not in self.done_messages]
             messages: dict[str, Json] = {}
             if wanted:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
+import copy
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +23,14 @@ Json = dict[str, Any]
 
 @dataclass(frozen=True, slots=True)
 class Changed:
-    """Something about the run was stored: read it again."""
+    """Something about the run was stored. With `run`, what this process stored (the run and
+    the steps and messages written with it, copies no one changes), so a watcher need not read
+    them back; without, read the store."""
+
+    sequence: int = 0
+    run: Json | None = None
+    steps: tuple[Json, ...] = ()
+    messages: tuple[Json, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +54,9 @@ _MAX_BACKLOG = 10_000
 class RunBus:
     def __init__(self) -> None:
         self._watchers: dict[str, set[_Watcher]] = {}
+        self.sequence = 0
+        """Counts the changes published with their contents, so a watcher that reads the
+        store can tell which of them its read already holds."""
 
     def watching(self, run_id: str) -> bool:
         return bool(self._watchers.get(run_id))
@@ -63,10 +74,28 @@ class RunBus:
                 if not watchers:
                     del self._watchers[run_id]
 
-    def changed(self, run_id: str) -> None:
-        for watcher in self._watchers.get(run_id, ()):
+    def changed(
+        self,
+        run_id: str,
+        run: Json | None = None,
+        steps: Sequence[Json] = (),
+        messages: Sequence[Json] = (),
+    ) -> None:
+        watchers = self._watchers.get(run_id)
+        if not watchers:
+            return
+        news = Changed()
+        if run is not None:
+            self.sequence += 1
+            news = Changed(
+                self.sequence,
+                copy.deepcopy(run),
+                tuple(copy.deepcopy(list(steps))),
+                tuple(copy.deepcopy(list(messages))),
+            )
+        for watcher in watchers:
             if not watcher.queue.full():
-                watcher.queue.put_nowait(Changed())
+                watcher.queue.put_nowait(news)
 
     def delta(self, run_id: str, step: Json, message: Json, text: str) -> None:
         for watcher in self._watchers.get(run_id, ()):

@@ -102,11 +102,13 @@ class RunEngine:
         self._loop_task = asyncio.create_task(self._claim_loop(), name="ferry-run-engine")
 
     def _heard(self, run_id: str) -> None:
-        """Another process changed a run: streams here may show it; it may have work."""
+        """A run changed in some process (this one's own changes come back too; streams
+        have had those already): streams here may show it; it may have work."""
+        if run_id in self._active:
+            return
         if self.bus is not None:
             self.bus.changed(run_id)
-        if run_id not in self._active:
-            self.wake()
+        self.wake()
 
     async def stop(self) -> None:
         """Stop claiming; runs being worked on are left to their leases (another worker, or
@@ -154,7 +156,10 @@ class RunEngine:
     async def _work(self, run_id: str) -> None:
         renewer = asyncio.create_task(self._renew(run_id))
         try:
-            while await self._advance(run_id):
+            # Read once per lease: each step keeps `state` as it stores it, so the next step
+            # needs no second read (answers that come meanwhile wake the run, see below).
+            state = await self.ledger.load(run_id)
+            while state is not None and await self._advance(state):
                 pass
         except LeaseLost:
             log.info("run %s was taken over by another worker", run_id)
@@ -176,27 +181,28 @@ class RunEngine:
         *,
         wake_at: int | None,
         release: bool,
-        also: Callable[[Connection], None] | None = None,
+        also: Callable[[Connection], bool | None] | None = None,
         events: Sequence[tuple[str, Json]] = (),
+        steps: Sequence[Json] = (),
+        messages: Sequence[Json] = (),
     ) -> None:
+        """`ledger.commit`, then news for streams: `steps` and `messages` are those `also`
+        writes, passed on so that streams here need not read them back."""
         run_id = run["id"]
 
-        def write(conn: Connection) -> None:
-            if also is not None:
-                also(conn)
+        def write(conn: Connection) -> bool | None:
             self.signals.announce(conn, RUNS, run_id)
+            return also(conn) if also is not None else None
 
         await self.ledger.commit(run, wake_at=wake_at, release=release, also=write, events=events)
         if self.bus is not None:
-            self.bus.changed(run_id)
+            self.bus.changed(run_id, run, steps, messages)
 
     # Advancing -----------------------------------------------------------------------------
 
-    async def _advance(self, run_id: str) -> bool:
-        """Move the run one step; True if there is more to do right away."""
-        state = await self.ledger.load(run_id)
-        if state is None:
-            return False
+    async def _advance(self, state: RunState) -> bool:
+        """Move the run one step; True if there is more to do right away, with `state`
+        brought up to date."""
         run = state.run
         now = self.clock() // 1000
         status = run["status"]
@@ -254,7 +260,12 @@ class RunEngine:
             Ledger.close_calls(conn, run["id"], calls if status != "expired" else "expired")
 
         await self._commit(
-            run, wake_at=None, release=True, also=also, events=[(f"run.{status}", error or {})]
+            run,
+            wake_at=None,
+            release=True,
+            also=also,
+            events=[(f"run.{status}", error or {})],
+            steps=open_steps,
         )
 
     async def _wait_for_outputs(self, state: RunState, step: Json) -> bool:
@@ -285,6 +296,7 @@ class RunEngine:
                 wake_at=now_ms,
                 release=False,
                 also=lambda conn: Ledger.save_step(conn, state.project, step, new=False),
+                steps=[step],
             )
             return True
         late = [c for c in waiting if c.deadline <= now_ms]
@@ -322,12 +334,15 @@ class RunEngine:
         else:
             run["status"] = "in_progress"
         wake_at = min([c.deadline for c in waiting] + [run["expires_at"] * 1000])
-        await self._commit(
-            run,
-            wake_at=wake_at,
-            release=True,
-            also=lambda conn: Ledger.save_step(conn, state.project, step, new=False),
-        )
+        waited = [c.correlation_id for c in waiting]
+
+        def also(conn: Connection) -> bool:
+            Ledger.save_step(conn, state.project, step, new=False)
+            # An answer recorded since `state` was read woke a run still leased here: keep
+            # it awake rather than sleep to the deadline.
+            return Ledger.any_answered(conn, waited)
+
+        await self._commit(run, wake_at=wake_at, release=True, also=also, steps=[step])
         return False
 
     async def _send(self, call: QueueCall) -> None:
@@ -339,6 +354,7 @@ class RunEngine:
             log.warning("cannot put %s on %s: %s", call.correlation_id, call.input_queue, exc)
             return
         await self.ledger.mark_sent(call.correlation_id, call.run_id)
+        call.sent_at = self.clock()
         self.collector.calls_sent()
 
     async def _model_turn(self, state: RunState) -> bool:
@@ -427,7 +443,13 @@ class RunEngine:
             Ledger.save_step(conn, state.project, step, new=True)
 
         await self._commit(
-            run, wake_at=None, release=True, also=also, events=[event, (f"run.{run['status']}", {})]
+            run,
+            wake_at=None,
+            release=True,
+            also=also,
+            events=[event, (f"run.{run['status']}", {})],
+            steps=[step],
+            messages=[message],
         )
 
     async def _record_tool_calls(
@@ -505,7 +527,11 @@ class RunEngine:
             Ledger.save_step(conn, state.project, step, new=True)
             Ledger.add_calls(conn, state.project, queue_calls, now_ms)
 
-        await self._commit(run, wake_at=now_ms, release=False, also=also, events=[event])
+        await self._commit(
+            run, wake_at=now_ms, release=False, also=also, events=[event], steps=[step]
+        )
+        state.steps.append(step)
+        state.calls.extend(queue_calls)
         for queue_call in queue_calls:
             await self._send(queue_call)
         return True

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, or_, select, update
 
-from ferry.agents.store import store
+from ferry.agents.store import messages_of, steps_of, store
 from ferry.clock import Clock, system_clock
 from ferry.runs.errors import LeaseLost
 from ferry.store import Database
@@ -166,23 +166,15 @@ class Ledger:
             assistant = conn.execute(
                 select(assistants.c.body).where(assistants.c.id == run["assistant_id"])
             ).scalar_one_or_none()
-            messages = conn.execute(
-                select(thread_messages.c.body)
-                .where(thread_messages.c.thread_id == run["thread_id"])
-                .order_by(thread_messages.c.seq)
-            ).scalars()
-            steps = conn.execute(
-                select(run_steps.c.body)
-                .where(run_steps.c.run_id == run_id)
-                .order_by(run_steps.c.seq)
-            ).scalars()
+            messages = messages_of(conn, row.project, run["thread_id"])
+            steps = steps_of(conn, row.project, run["thread_id"], run_id)
             calls = conn.execute(select(queue_calls).where(queue_calls.c.run_id == run_id))
             return RunState(
                 project=row.project,
                 run=run,
                 assistant=dict(assistant) if assistant else None,
-                messages=[dict(m) for m in messages],
-                steps=[dict(s) for s in steps],
+                messages=messages,
+                steps=steps,
                 calls=[_call(c) for c in calls],
             )
 
@@ -194,12 +186,13 @@ class Ledger:
         *,
         wake_at: int | None,
         release: bool,
-        also: Callable[[Connection], None] | None = None,
+        also: Callable[[Connection], bool | None] | None = None,
         events: Sequence[tuple[str, Json]] = (),
     ) -> None:
         """Store the run (and whatever `also` writes) if this worker still holds its lease.
 
-        `release` ends the lease (the run waits for `wake_at`); otherwise it is kept."""
+        `release` ends the lease (the run waits for `wake_at`); otherwise it is kept. If `also`
+        returns True (say, an answer it waits for came in meanwhile), the run wakes now."""
         now = self.clock()
 
         def work(conn: Connection) -> None:
@@ -217,8 +210,8 @@ class Ledger:
                 run["status"] = "cancelling"
                 nonlocal wake_at
                 wake_at = now
-            if also is not None:
-                also(conn)
+            if also is not None and also(conn):
+                wake_at = now
             values: Json = {"body": run, "status": run["status"], "wake_at": wake_at}
             if release:
                 values.update(lease_owner=None, lease_until=None)
@@ -254,6 +247,22 @@ class Ledger:
                     late_answers=0,
                 )
             )
+
+    @staticmethod
+    def any_answered(conn: Connection, correlation_ids: Sequence[str]) -> bool:
+        """Whether any of these calls has an answer recorded (by the collector, which may
+        have done so after the run was read)."""
+        if not correlation_ids:
+            return False
+        found = conn.execute(
+            select(queue_calls.c.correlation_id)
+            .where(
+                queue_calls.c.correlation_id.in_(list(correlation_ids)),
+                queue_calls.c.state == "answered",
+            )
+            .limit(1)
+        ).first()
+        return found is not None
 
     @staticmethod
     def close_calls(conn: Connection, run_id: str, state: str) -> None:

@@ -146,8 +146,13 @@ class AnswerCollector:
                 log.warning("receiving from %s/%s failed: %s", url, queue, exc)
                 messages = []
                 idle = 1.0
-            for message in messages:
-                await self._settle(endpoint, queue, message)
+            # Together, so their writes share a commit rather than queue up one by one.
+            settled = await asyncio.gather(
+                *(self._settle(endpoint, queue, m) for m in messages), return_exceptions=True
+            )
+            for problem in settled:
+                if isinstance(problem, Exception):
+                    log.warning("settling an answer from %s/%s failed: %s", url, queue, problem)
             if messages:
                 idle = 0.05
                 continue

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import re
 import secrets
-import string
 from collections.abc import Sequence
 
 from ferry.models.backend import (
@@ -33,7 +32,6 @@ from ferry.models.backend import (
 
 __all__ = ["ScriptedBackend"]
 
-_ALPHABET = string.ascii_letters + string.digits
 _WEATHER = re.compile(r"\bweather\s+(?:in|for|at)\s+(?P<place>[^?.]+)", re.IGNORECASE)
 _DIRECTIVE = re.compile(r"\s*(?:call\s+)?(?P<name>[^\s{;]+)\s*", re.IGNORECASE)
 _PIECE = re.compile(r"\S+\s*")
@@ -41,7 +39,7 @@ _DECODER = json.JSONDecoder()
 
 
 def _call_id() -> str:
-    return "call_" + "".join(secrets.choice(_ALPHABET) for _ in range(24))
+    return "call_" + secrets.token_hex(12)
 
 
 def _words(text: str | None) -> int:

@@ -43,6 +43,7 @@ class SqliteDatabase(Database):
             self._engine(path, synchronous=synchronous, begin="BEGIN", query_only=True),
             writers=1,
             readers=readers,
+            max_batch=256,
         )
 
     def describe(self) -> str:
