@@ -86,3 +86,16 @@ def start_ferry(tmp_path: Path) -> Iterator[StartFerry]:
     yield start
     for child in children:
         child.kill()
+
+
+@pytest.fixture(scope="module")
+def weather_ferry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ferry]:
+    """One `ferry start` on the weather app for a whole module; its tests make their own
+    agents and threads, so they do not meet."""
+    root = tmp_path_factory.mktemp("ferry")
+    app = root / "weather"
+    shutil.copytree(APPS / "weather", app)
+    args = ["start", "--app", str(app), "--queue-port", "0", "--http-port", "0"]
+    child = spawn([*args, "--agents-port", "0"], root / "data")
+    yield Ferry(child, root / "data")
+    child.kill()

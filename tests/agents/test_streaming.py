@@ -5,7 +5,6 @@ queue tools, failures and cancels."""
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -14,23 +13,15 @@ import httpx
 import pytest
 from azure.ai.agents.models import AgentEventHandler, FunctionTool, MessageDeltaChunk
 
-from ferry.spawn import spawn
-from tests.agents.conftest import APPS, Ferry
+from tests.agents.conftest import Ferry
 from tests.agents.test_runs_ga import weather_tool
 
 AUTH = {"Authorization": "Bearer anything"}
 
 
 @pytest.fixture(scope="module")
-def ferry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ferry]:
-    """One `ferry start` on the weather app for the module; each test makes its own agents."""
-    root = tmp_path_factory.mktemp("streaming")
-    app = root / "weather"
-    shutil.copytree(APPS / "weather", app)
-    args = ["start", "--app", str(app), "--queue-port", "0", "--http-port", "0"]
-    child = spawn([*args, "--agents-port", "0"], root / "data")
-    yield Ferry(child, root / "data")
-    child.kill()
+def ferry(weather_ferry: Ferry) -> Ferry:
+    return weather_ferry
 
 
 @pytest.fixture
