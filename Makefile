@@ -18,9 +18,9 @@ $(STAMP): pyproject.toml
 # in a virtual environment of its own.
 SEED_CLIENT := .venv-clients/seed/.installed
 
-$(SEED_CLIENT):
+$(SEED_CLIENT): Makefile
 	@test -x .venv-clients/seed/bin/python || $(PYTHON) -m venv .venv-clients/seed
-	.venv-clients/seed/bin/python -m pip install --quiet 'azure-ai-projects==1.0.0b10'
+	.venv-clients/seed/bin/python -m pip install --quiet 'azure-ai-projects==1.0.0b10' 'azure-identity>=1.19,<2'
 	@touch $@
 
 demo: $(STAMP)

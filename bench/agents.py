@@ -31,6 +31,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
+from ferry.identity.tokens import TokenIssuer
 from ferry.spawn import Child, spawn
 
 APP = Path(__file__).parent / "apps" / "sleeper"
@@ -122,14 +123,16 @@ async def _one_run(client: httpx.AsyncClient, agent: str, index: int) -> Outcome
     return Outcome(status, (time.perf_counter() - started) * 1000, "".join(pieces))
 
 
-async def _measure(base: str, ca: Path, queues_url: str, runs: int) -> tuple[list[Outcome], float]:
+async def _measure(
+    base: str, ca: Path, token: str, queues_url: str, runs: int
+) -> tuple[list[Outcome], float]:
     import ssl
 
     limits = httpx.Limits(max_connections=runs + 8, max_keepalive_connections=runs + 8)
     async with httpx.AsyncClient(
         base_url=base,
         verify=ssl.create_default_context(cafile=str(ca)),
-        headers={"Authorization": "Bearer bench"},
+        headers={"Authorization": f"Bearer {token}"},
         timeout=httpx.Timeout(120.0),
         limits=limits,
     ) as client:
@@ -153,7 +156,7 @@ def run(runs: int, sleep: float) -> Report:
     try:
         child = spawn(
             ["start", "--app", str(app), "--queue-port", "0", "--http-port", "0"]
-            + ["--agents-port", "0"],
+            + ["--agents-port", "0", "--queue-tls-port", "0", "--identity-port", "0"],
             work / "data",
             env={"AzureWebJobsStorage": "UseDevelopmentStorage=true", "BENCH_SLEEP": str(sleep)},
         )
@@ -161,8 +164,9 @@ def run(runs: int, sleep: float) -> Report:
         time.sleep(2.0)
         idle = _memory(pid, "VmRSS")
         base = f"{child.url('agents')}/api/projects/bench"
+        token = TokenIssuer(work / "data").issue("https://ai.azure.com").value
         outcomes, wall = asyncio.run(
-            _measure(base, work / "data" / "tls" / "ca.pem", child.url("queues"), runs)
+            _measure(base, work / "data" / "tls" / "ca.pem", token, child.url("queues"), runs)
         )
         peak = _memory(pid, "VmHWM")
     finally:

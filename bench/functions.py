@@ -82,7 +82,8 @@ def main() -> None:
     try:
         console.rule("instant wake-up: ferry start")
         started = spawn(
-            ["start", "--app", str(app), "--queue-port", "0", "--http-port", "0"],
+            ["start", "--app", str(app), "--queue-port", "0", "--http-port", "0"]
+            + ["--agents-port", "0", "--queue-tls-port", "0", "--identity-port", "0"],
             work / "instant",
             env={"AzureWebJobsStorage": "UseDevelopmentStorage=true"},
         )

@@ -28,13 +28,18 @@ def instance_file(data: Path) -> Path:
 class Instance:
     pid: int
     services: dict[str, str] = field(default_factory=dict)
-    """Service name ("queues", …) → its base URL."""
+    """Service name ("queues", "queues_tls", "agents", "identity", …) → its base URL."""
+    secrets: dict[str, str] = field(default_factory=dict)
+    """What only this instance's own clients may know ("identity_header"): the file is
+    readable by its owner only."""
 
     def write(self, data: Path) -> None:
         data.mkdir(parents=True, exist_ok=True)
         path = instance_file(data)
         temporary = path.with_suffix(f".{os.getpid()}.tmp")
-        temporary.write_text(json.dumps(asdict(self), indent=2))
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(json.dumps(asdict(self), indent=2))
         temporary.replace(path)
 
     @classmethod
@@ -42,7 +47,11 @@ class Instance:
         path = instance_file(data)
         try:
             record = json.loads(path.read_text())
-            instance = cls(pid=int(record["pid"]), services=dict(record["services"]))
+            instance = cls(
+                pid=int(record["pid"]),
+                services=dict(record["services"]),
+                secrets=dict(record.get("secrets") or {}),
+            )
         except FileNotFoundError:
             raise InstanceNotRunning(
                 f"no running Ferry instance uses {data} (start one with `ferry start` "

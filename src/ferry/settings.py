@@ -43,6 +43,12 @@ class Settings(BaseSettings):
     queue_port: int = Field(default=10001, ge=0, le=65535)
     http_port: int = Field(default=7071, ge=0, le=65535, description="functions HTTP port")
     agents_port: int = Field(default=8443, ge=0, le=65535, description="agent service port")
+    queue_tls_port: int = Field(
+        default=10011, ge=0, le=65535, description="queue service HTTPS port (ferry start)"
+    )
+    identity_port: int = Field(
+        default=10013, ge=0, le=65535, description="managed-identity token endpoint port"
+    )
     tls_names: list[str] = Field(
         default_factory=list,
         description="extra host names or addresses for the local server certificate",

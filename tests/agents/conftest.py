@@ -14,21 +14,28 @@ import pytest
 from azure.ai.agents import AgentsClient
 from azure.core.credentials import AccessToken
 
+from ferry.identity.tokens import TokenIssuer
 from ferry.spawn import Child, spawn
 
 APPS = Path(__file__).parent.parent / "apps"
 
 
-class StaticToken:
-    """A TokenCredential: Ferry accepts any bearer token until local identity lands."""
+class FerryCredential:
+    """A TokenCredential that signs tokens with the data folder's key, as Ferry's own token
+    endpoint does (`ferry serve agents` serves none; `ferry start` tests use the endpoint)."""
+
+    def __init__(self, data: Path) -> None:
+        self.issuer = TokenIssuer(data)
 
     def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
-        return AccessToken("test-token", 4_102_444_800)
+        token = self.issuer.issue(scopes[0])
+        return AccessToken(token.value, token.expires_on)
 
     def get_token_info(self, *scopes: str, options: Any = None) -> Any:
         from azure.core.credentials import AccessTokenInfo
 
-        return AccessTokenInfo("test-token", 4_102_444_800)
+        token = self.issuer.issue(scopes[0])
+        return AccessTokenInfo(token.value, token.expires_on)
 
 
 @dataclass
@@ -55,7 +62,16 @@ class Ferry:
         return f"{self.agents_url}/api/projects/{project}"
 
     def agents(self, project: str = "demo") -> AgentsClient:
-        return AgentsClient(self.endpoint(project), StaticToken(), connection_verify=str(self.ca))
+        return AgentsClient(
+            self.endpoint(project), FerryCredential(self.data), connection_verify=str(self.ca)
+        )
+
+    def token(self, resource: str = "https://ai.azure.com") -> str:
+        return TokenIssuer(self.data).issue(resource).value
+
+    def auth(self, resource: str = "https://ai.azure.com") -> dict[str, str]:
+        """Headers with a valid bearer token for the agents API (or `resource`)."""
+        return {"Authorization": f"Bearer {self.token(resource)}"}
 
 
 StartFerry = Callable[..., Ferry]
@@ -76,7 +92,7 @@ def start_ferry(tmp_path: Path) -> Iterator[StartFerry]:
             if not folder.exists():
                 shutil.copytree(APPS / app, folder)
             args = ["start", "--app", str(folder), "--queue-port", "0", "--http-port", "0"]
-            args += ["--agents-port", "0"]
+            args += ["--agents-port", "0", "--queue-tls-port", "0", "--identity-port", "0"]
         else:
             args = ["serve", "agents", "--port", "0"]
         child = spawn([*args, *extra], data, env=env)
@@ -96,6 +112,7 @@ def weather_ferry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ferry]:
     app = root / "weather"
     shutil.copytree(APPS / "weather", app)
     args = ["start", "--app", str(app), "--queue-port", "0", "--http-port", "0"]
-    child = spawn([*args, "--agents-port", "0"], root / "data")
+    args += ["--agents-port", "0", "--queue-tls-port", "0", "--identity-port", "0"]
+    child = spawn(args, root / "data")
     yield Ferry(child, root / "data")
     child.kill()

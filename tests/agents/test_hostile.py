@@ -11,8 +11,6 @@ import pytest
 from ferry.spawn import spawn
 from tests.agents.conftest import Ferry
 
-AUTH = {"Authorization": "Bearer anything"}
-
 
 @pytest.fixture(scope="module")
 def ferry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ferry]:
@@ -26,7 +24,7 @@ def ferry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ferry]:
 @pytest.fixture
 def http(ferry: Ferry) -> Iterator[httpx.Client]:
     with httpx.Client(
-        base_url=ferry.endpoint("p"), verify=ferry.tls_context(), headers=AUTH, timeout=10
+        base_url=ferry.endpoint("p"), verify=ferry.tls_context(), headers=ferry.auth(), timeout=10
     ) as client:
         yield client
 
@@ -118,7 +116,7 @@ def test_unknown_ids_and_paths_are_404(http: httpx.Client, method: str, path: st
 def test_ids_from_another_project_are_not_found(ferry: Ferry, http: httpx.Client) -> None:
     thread = http.post("/threads").json()
     with httpx.Client(
-        base_url=ferry.endpoint("other"), verify=ferry.tls_context(), headers=AUTH
+        base_url=ferry.endpoint("other"), verify=ferry.tls_context(), headers=ferry.auth()
     ) as other:
         error_of(other.get(f"/threads/{thread['id']}"), 404)
         error_of(

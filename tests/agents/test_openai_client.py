@@ -26,11 +26,12 @@ WEATHER_PARAMETERS = {
 }
 
 
-def client_for(ferry: Ferry, base_url: str, api_key: str = "any-key") -> OpenAI:
+def client_for(ferry: Ferry, base_url: str, api_key: str | None = None) -> OpenAI:
+    """The API key is a token of Ferry's local identity (`ferry env` prints one)."""
     verify = ssl.create_default_context(cafile=str(ferry.ca))
     return OpenAI(
         base_url=base_url,
-        api_key=api_key,
+        api_key=api_key or ferry.token(),
         http_client=httpx2.Client(verify=verify),
         max_retries=0,
     )
@@ -222,3 +223,11 @@ def test_projects_are_separate_for_the_openai_client(weather_ferry: Ferry) -> No
         assert alpha.beta.assistants.retrieve(made.id).id == made.id
         with pytest.raises(openai.NotFoundError):
             beta.beta.assistants.retrieve(made.id)
+
+
+def test_a_key_that_is_not_a_ferry_token_is_refused(weather_ferry: Ferry) -> None:
+    with (
+        client_for(weather_ferry, weather_ferry.agents_url, api_key="sk-not-ferrys") as stranger,
+        pytest.raises(openai.AuthenticationError),
+    ):
+        stranger.beta.assistants.list()

@@ -15,7 +15,6 @@ from ferry.spawn import spawn
 from tests.agents.conftest import Ferry
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
 
-AUTH = {"Authorization": "Bearer anything"}
 FINAL = {"completed", "failed", "incomplete", "requires_action", "cancelled", "expired"}
 LOOKUP = {
     "type": "function",
@@ -46,7 +45,10 @@ def ferry(model: FakeOpenAIServer, tmp_path_factory: pytest.TempPathFactory) -> 
 def http(ferry: Ferry, model: FakeOpenAIServer) -> Iterator[httpx.Client]:
     model.reset()
     with httpx.Client(
-        base_url=ferry.endpoint("inputs"), verify=ferry.tls_context(), headers=AUTH, timeout=30
+        base_url=ferry.endpoint("inputs"),
+        verify=ferry.tls_context(),
+        headers=ferry.auth(),
+        timeout=30,
     ) as client:
         yield client
     model.reset()

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
+import sys
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
@@ -28,16 +29,36 @@ def seed_python() -> Path:
     return SEED_PYTHON
 
 
-def test_seed_client_code_runs_unchanged(start_ferry: StartFerry, seed_python: Path) -> None:
-    ferry = start_ferry()
-    agents = urlsplit(ferry.agents_url)
-    env = {
-        **os.environ,
-        "PROJECT_CONNECTION_STRING": f"{agents.netloc};00000000-0000-0000-0000-000000000000;"
-        "ferry-local;seed-project",
-        "STORAGE_CONNECTION__queueServiceUri": ferry.queues_url,
-        "REQUESTS_CA_BUNDLE": str(ferry.ca),
-    }
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.parametrize("app", ["weather", "seed_weather"])
+def test_seed_client_code_runs_unchanged(
+    start_ferry: StartFerry, seed_python: Path, app: str
+) -> None:
+    """`weather` answers through an output binding; `seed_weather` is the seed's GetWeather
+    itself, answering with a QueueClient, DefaultAzureCredential and the https queue URL."""
+    if app == "weather":
+        ferry = start_ferry()
+    else:
+        port = free_port()
+        queues = f"https://127.0.0.1:{port}/devstoreaccount1"
+        ferry = start_ferry(
+            "--queue-tls-port",
+            str(port),
+            app=app,
+            env={"STORAGE_CONNECTION__queueServiceUri": queues},
+        )
+    printed = subprocess.run(
+        [sys.executable, "-m", "ferry", "env", "--data", str(ferry.data), "--format", "json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    env = {**os.environ, **json.loads(printed.stdout)}
     finished = subprocess.run(
         [str(seed_python), str(Path(__file__).parent / "clients" / "seed_scenario.py")],
         env=env,

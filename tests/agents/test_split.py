@@ -22,7 +22,7 @@ from ferry.spawn import Child, spawn
 from tests.agents.conftest import Ferry
 from tests.agents.test_durability import _queue, _take_call
 from tests.agents.test_runs_ga import wait_for, weather_tool
-from tests.agents.test_streaming import AUTH, events_of, names
+from tests.agents.test_streaming import events_of, names
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -37,8 +37,9 @@ class Split:
 def split(tmp_path: Path, postgres_databases: Any) -> Iterator[Split]:
     url = postgres_databases()
     database = ["--database-url", url]
-    queues = spawn(["serve", "queues", "--port", "0", *database], tmp_path / "queues")
-    api = spawn(["serve", "agents", "--port", "0", "--no-engine", *database], tmp_path / "api")
+    # One data folder: one signing key, so the API accepts the tests' tokens.
+    queues = spawn(["serve", "queues", "--port", "0", *database], tmp_path / "data")
+    api = spawn(["serve", "agents", "--port", "0", "--no-engine", *database], tmp_path / "data")
     log = (tmp_path / "worker.log").open("w")
     worker = subprocess.Popen(
         [sys.executable, "-m", "ferry", "worker", *database, "--data", str(tmp_path / "worker")],
@@ -47,7 +48,7 @@ def split(tmp_path: Path, postgres_databases: Any) -> Iterator[Split]:
         stderr=log,
     )
     try:
-        yield Split(queues, api, tmp_path / "api")
+        yield Split(queues, api, tmp_path / "data")
     finally:
         worker.kill()
         worker.wait()
@@ -72,7 +73,10 @@ def test_a_stream_follows_a_run_worked_elsewhere(split: Split) -> None:
     ferry = split.ferry
     tools = [t.as_dict() for t in weather_tool(split.queues_url).definitions]
     with httpx.Client(
-        base_url=ferry.endpoint("split"), verify=ferry.tls_context(), headers=AUTH, timeout=30
+        base_url=ferry.endpoint("split"),
+        verify=ferry.tls_context(),
+        headers=ferry.auth(),
+        timeout=30,
     ) as http:
         agent = http.post("/assistants", json={"model": "m", "tools": tools}).json()["id"]
         body = {

@@ -16,8 +16,6 @@ from azure.ai.agents.models import AgentEventHandler, FunctionTool, MessageDelta
 from tests.agents.conftest import Ferry
 from tests.agents.test_runs_ga import weather_tool
 
-AUTH = {"Authorization": "Bearer anything"}
-
 
 @pytest.fixture(scope="module")
 def ferry(weather_ferry: Ferry) -> Ferry:
@@ -27,7 +25,10 @@ def ferry(weather_ferry: Ferry) -> Ferry:
 @pytest.fixture
 def http(ferry: Ferry) -> Iterator[httpx.Client]:
     with httpx.Client(
-        base_url=ferry.endpoint("streams"), verify=ferry.tls_context(), headers=AUTH, timeout=30
+        base_url=ferry.endpoint("streams"),
+        verify=ferry.tls_context(),
+        headers=ferry.auth(),
+        timeout=30,
     ) as client:
         yield client
 

@@ -80,6 +80,7 @@ def start_app(tmp_path: Path) -> Iterator[StartApp]:
         args = [command, "--app", str(folder), "--http-port", "0"]
         if command == "start":
             args += ["--queue-port", "0", "--agents-port", "0"]
+            args += ["--queue-tls-port", "0", "--identity-port", "0"]
         child = spawn([*args, *extra], tmp_path / f"data-{name}", env=env)
         children.append(child)
         return child

@@ -15,9 +15,11 @@ from dataclasses import dataclass
 from starlette.applications import Starlette
 
 from ferry.agents.app import build_app
+from ferry.agents.auth import Authorizer, FerryTokens
 from ferry.agents.service import AgentService
 from ferry.agents.store import AgentStore
 from ferry.identity.tls import ensure_certificates
+from ferry.identity.tokens import TokenIssuer
 from ferry.instance import Instance
 from ferry.models.router import ModelRouter
 from ferry.queues.arrivals import Arrivals
@@ -48,8 +50,10 @@ def build_agents(
     *,
     api: bool = True,
     engine: bool = True,
+    authorizer: Authorizer | None = None,
 ) -> AgentsPart:
-    """The agents API (with the engine running in its lifespan)."""
+    """The agents API (with the engine running in its lifespan). Requests need a token of
+    the local identity (`authorizer` by default checks them with the data folder's key)."""
     models = ModelRouter.from_environment(os.environ, settings.models)
     bus = RunBus()
     run_engine = (
@@ -83,7 +87,8 @@ def build_agents(
             await locator.close()
             await models.close()
 
-    app = build_app(service, lifespan=lifespan)
+    authorizer = authorizer or FerryTokens(TokenIssuer(settings.data))
+    app = build_app(service, authorizer, lifespan=lifespan)
     return AgentsPart(app, run_engine, models)
 
 

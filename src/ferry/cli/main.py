@@ -10,6 +10,7 @@ import typer
 
 from ferry import __version__
 from ferry.cli.demo import demo
+from ferry.cli.env import env, trust
 from ferry.cli.output import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, errors
 from ferry.cli.queue import queue_app
 from ferry.cli.runs import runs_app
@@ -33,6 +34,8 @@ app.command("start")(start)
 app.command("functions")(functions)
 app.command("keys")(keys)
 app.command("worker")(worker)
+app.command("env")(env)
+app.command("trust")(trust)
 
 
 @app.command("version")

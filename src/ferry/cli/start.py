@@ -9,7 +9,6 @@ import typer
 
 from ferry.cli.options import ConfigOption, DatabaseUrlOption, DataOption, HostOption
 from ferry.cli.output import console
-from ferry.errors import ConfigError
 from ferry.settings import Settings
 
 __all__ = ["functions", "start"]
@@ -36,6 +35,13 @@ def _announce(started: object) -> None:
     if started.queues_url:
         console.print(
             f"[bold]Queue service[/bold]   {started.queues_url}  [dim]({started.store})[/dim]"
+        )
+    if started.queues_tls_url:
+        console.print(f"                  {started.queues_tls_url}  [dim](https)[/dim]")
+    if started.identity_url:
+        console.print(
+            f"[bold]Identity[/bold]        {started.identity_url}  "
+            "[dim](`ferry env` prints the variables clients need)[/dim]"
         )
     if started.agents_url:
         console.print(f"[bold]Agent service[/bold]   {started.agents_url}/api/projects/default")
@@ -69,7 +75,12 @@ def start(
         int | None, typer.Option("--agents-port", help="Agent service (https) port (default 8443).")
     ] = None,
     queue_tls_port: Annotated[
-        int | None, typer.Option("--queue-tls-port", help="Queue service HTTPS port.")
+        int | None,
+        typer.Option("--queue-tls-port", help="Queue service HTTPS port (default 10011)."),
+    ] = None,
+    identity_port: Annotated[
+        int | None,
+        typer.Option("--identity-port", help="Token endpoint port (default 10013)."),
     ] = None,
     database_url: DatabaseUrlOption = None,
     enable_auth: EnableAuthOption = False,
@@ -79,14 +90,14 @@ def start(
     `func start` with Azurite), until Ctrl-C."""
     from ferry.functions.server import serve_functions
 
-    if queue_tls_port is not None:
-        raise ConfigError("--queue-tls-port: HTTPS for the queue service is not available yet")
     settings = Settings.load(
         config,
         host=host,
         queue_port=queue_port,
         http_port=http_port,
         agents_port=agents_port,
+        queue_tls_port=queue_tls_port,
+        identity_port=identity_port,
         data=data,
         database_url=database_url,
     )

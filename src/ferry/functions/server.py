@@ -14,10 +14,12 @@ from ferry.functions.host import FunctionsHost, Listing
 from ferry.functions.hostconfig import load_host_config
 from ferry.functions.loader import load_app
 from ferry.functions.logs import install_console_logging
+from ferry.identity.local import start_identity
 from ferry.instance import Instance
 from ferry.queues.app import QueueService, build_app
 from ferry.queues.arrivals import Arrivals
 from ferry.queues.auth import DEV_ACCOUNT, Accounts
+from ferry.queues.auth.tokens import StorageTokens
 from ferry.queues.store import QueueStore
 from ferry.serving import Listener, bind, run_until_stopped
 from ferry.settings import Settings
@@ -36,6 +38,8 @@ class Started:
     functions: list[Listing]
     agents_url: str | None = None
     models: list[tuple[str, str]] | None = None
+    queues_tls_url: str | None = None
+    identity_url: str | None = None
 
 
 def prepare_app_environment(folder: Path) -> None:
@@ -55,6 +59,11 @@ def serve_functions(
 ) -> None:
     """Load the app, check its bindings, serve until SIGINT/SIGTERM."""
     folder = folder.resolve()
+    identity = start_identity(settings) if with_queues else None
+    if identity is not None:
+        # As App Service does: the app's credential finds the token endpoint, and its clients
+        # trust Ferry's CA besides whatever they trusted before (the bundle holds both).
+        os.environ.update(identity.environment())
     prepare_app_environment(folder)
     install_console_logging()
     app = load_app(folder)
@@ -69,13 +78,18 @@ def serve_functions(
         if with_queues or settings.database_url:
             store = QueueStore(database, arrivals=Arrivals())
             local = LocalQueues(store, accounts)
+        queues_tls_url = None
         if with_queues:
-            assert local is not None
-            service = QueueService(local.store, accounts)
+            assert local is not None and identity is not None
+            service = QueueService(local.store, accounts, tokens=StorageTokens(identity.issuer))
             queue_app = build_app(service, purge_interval=settings.purge_interval)
             queue_listener = Listener(queue_app, bind(settings.host, settings.queue_port))
             queues_url = f"{queue_listener.url(settings.host)}/{DEV_ACCOUNT}"
-            listeners.append(queue_listener)
+            tls_listener = Listener(
+                queue_app, bind(settings.host, settings.queue_tls_port), identity.tls
+            )
+            queues_tls_url = f"{tls_listener.url(settings.host)}/{DEV_ACCOUNT}"
+            listeners += [queue_listener, tls_listener, identity.listener]
         connections = Connections(local, keys=settings.accounts)
         host = FunctionsHost(
             app,
@@ -89,12 +103,16 @@ def serve_functions(
         agents_url = None
         models = None
         if with_queues:
+            from ferry.agents.auth import FerryTokens
             from ferry.agents.server import build_agents
-            from ferry.identity.tls import ensure_certificates
 
-            agents = build_agents(settings, database, connections.locator)
-            tls = ensure_certificates(settings.data, settings.tls_names)
-            agents_listener = Listener(agents.app, bind(settings.host, settings.agents_port), tls)
+            assert identity is not None
+            agents = build_agents(
+                settings, database, connections.locator, authorizer=FerryTokens(identity.issuer)
+            )
+            agents_listener = Listener(
+                agents.app, bind(settings.host, settings.agents_port), identity.tls
+            )
             agents_url = agents_listener.url(settings.host)
             models = agents.models.describe()
             listeners.append(agents_listener)
@@ -106,7 +124,12 @@ def serve_functions(
             services["queues"] = queues_url
         if agents_url:
             services["agents"] = agents_url
-        Instance(pid, services).write(settings.data)
+        secrets = {}
+        if queues_tls_url and identity is not None:
+            services["queues_tls"] = queues_tls_url
+            services["identity"] = identity.endpoint
+            secrets["identity_header"] = identity.secret
+        Instance(pid, services, secrets).write(settings.data)
         announce(
             Started(
                 functions_url,
@@ -115,6 +138,8 @@ def serve_functions(
                 host.listing(functions_url),
                 agents_url,
                 models,
+                queues_tls_url,
+                identity.endpoint if identity is not None else None,
             )
         )
         run_until_stopped(listeners)

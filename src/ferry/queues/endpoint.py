@@ -52,6 +52,10 @@ class QueueEndpoint(ABC):
     async def put(self, queue: str, text: str) -> None:
         """Add a message, creating the queue if it does not exist."""
 
+    @abstractmethod
+    async def ensure(self, queue: str) -> None:
+        """Create the queue unless it exists (one that exists, with any metadata, is kept)."""
+
     def arrivals(self, queue: str) -> asyncio.Event | None:
         """An event set when `queue` gets a message, if this endpoint can tell (else the
         trigger polls)."""

@@ -48,6 +48,7 @@ __all__ = [
     "MetadataTooLarge",
     "MissingRequiredHeader",
     "MissingRequiredQueryParameter",
+    "InvalidAuthenticationInfo",
     "NoAuthenticationInformation",
     "NotFound",
     "OutOfRangeInput",
@@ -206,6 +207,16 @@ class NoAuthenticationInformation(AuthError):
         "Server failed to authenticate the request. "
         "Please refer to the information in the www-authenticate header."
     )
+
+
+class InvalidAuthenticationInfo(AuthError):
+    """A bearer token that is malformed, expired, not Ferry's or not for storage; sent with
+    the same challenge as a request with no credentials, as the service does."""
+
+    status = 401
+    headers = NoAuthenticationInformation.headers
+    code = "InvalidAuthenticationInfo"
+    default_message = "Authentication information is not given in the correct format."
 
 
 class AuthenticationFailed(AuthError):

@@ -90,6 +90,8 @@ class RunEngine:
         self.collector = AnswerCollector(self.ledger, locator, self.wake)
         self._wakeup = asyncio.Event()
         self._active: dict[str, asyncio.Task[None]] = {}
+        self._ensured: set[tuple[str, str]] = set()
+        """Output queues made sure of (by URL and name), once per process."""
         self._loop_task: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
@@ -346,8 +348,14 @@ class RunEngine:
         return False
 
     async def _send(self, call: QueueCall) -> None:
-        """Put the call's message on its input queue (again, after a crash: at least once)."""
+        """Put the call's message on its input queue (again, after a crash: at least once),
+        having made sure the queue it is answered on exists (functions such as the seed's
+        send their answer with a plain QueueClient, which does not create it)."""
         try:
+            output = (call.output_url, call.output_queue)
+            if output not in self._ensured:
+                await self.locator.endpoint(call.output_url).ensure(call.output_queue)
+                self._ensured.add(output)
             endpoint = self.locator.endpoint(call.input_url)
             await endpoint.put(call.input_queue, call.payload)
         except Exception as exc:

@@ -1,6 +1,7 @@
 """The seed document's client code, as written for azure-ai-projects 1.0.0b10, run in its own
-virtual environment against Ferry. Only the settings differ: PROJECT_CONNECTION_STRING,
-STORAGE_CONNECTION__queueServiceUri and REQUESTS_CA_BUNDLE come from the environment.
+virtual environment against Ferry. Only the settings differ, and all of them come from the
+environment `ferry env` prints (PROJECT_CONNECTION_STRING, STORAGE_CONNECTION__queueServiceUri,
+IDENTITY_ENDPOINT / IDENTITY_HEADER for DefaultAzureCredential, REQUESTS_CA_BUNDLE).
 Prints the result as JSON for the test to check."""
 
 import json
@@ -9,18 +10,10 @@ import time
 
 from azure.ai.projects import AIProjectClient
 from azure.ai.projects.models import MessageRole
-from azure.core.credentials import AccessToken
-
-
-class LocalToken:
-    """Stands in for DefaultAzureCredential until Ferry's local identity lands."""
-
-    def get_token(self, *scopes, **kwargs):
-        return AccessToken("seed-token", int(time.time()) + 3600)
-
+from azure.identity import DefaultAzureCredential
 
 project_client = AIProjectClient.from_connection_string(
-    credential=LocalToken(), conn_str=os.environ["PROJECT_CONNECTION_STRING"]
+    credential=DefaultAzureCredential(), conn_str=os.environ["PROJECT_CONNECTION_STRING"]
 )
 storage_connection_string = os.environ["STORAGE_CONNECTION__queueServiceUri"]  # noqa: SIM112
 

@@ -7,7 +7,7 @@ import contextlib
 
 from ferry.clock import from_millis
 from ferry.queues.endpoint import QueueEndpoint, Received
-from ferry.queues.errors import MessageNotFound, QueueNotFound
+from ferry.queues.errors import MessageNotFound, QueueAlreadyExists, QueueNotFound
 from ferry.queues.models import Message
 from ferry.queues.store import QueueStore
 
@@ -69,6 +69,10 @@ class LocalEndpoint(QueueEndpoint):
         except QueueNotFound:
             await self.store.create_queue(self.account, queue, {})
             await self.store.put_message(self.account, queue, text, visibility_timeout=0, ttl=_TTL)
+
+    async def ensure(self, queue: str) -> None:
+        with contextlib.suppress(QueueAlreadyExists):
+            await self.store.create_queue(self.account, queue, {})
 
     def arrivals(self, queue: str) -> asyncio.Event | None:
         if self.store.arrivals is None:

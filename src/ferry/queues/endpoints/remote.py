@@ -83,5 +83,9 @@ class RemoteEndpoint(QueueEndpoint):
                 await client.create_queue()
             await client.send_message(text)
 
+    async def ensure(self, queue: str) -> None:
+        with contextlib.suppress(ResourceExistsError):
+            await self.client.get_queue_client(queue).create_queue()
+
     async def close(self) -> None:
         await self.client.close()
