@@ -17,10 +17,16 @@ $(STAMP): pyproject.toml
 # The seed-era client (azure-ai-projects 1.0.0b10) conflicts with today's, so its tests run it
 # in a virtual environment of its own.
 SEED_CLIENT := .venv-clients/seed/.installed
+SEED_B2_CLIENT := .venv-clients/seed-b2/.installed
 
 $(SEED_CLIENT): Makefile
 	@test -x .venv-clients/seed/bin/python || $(PYTHON) -m venv .venv-clients/seed
 	.venv-clients/seed/bin/python -m pip install --quiet 'azure-ai-projects==1.0.0b10' 'azure-identity>=1.19,<2'
+	@touch $@
+
+$(SEED_B2_CLIENT): Makefile
+	@test -x .venv-clients/seed-b2/bin/python || $(PYTHON) -m venv .venv-clients/seed-b2
+	.venv-clients/seed-b2/bin/python -m pip install --quiet 'azure-ai-projects==1.0.0b2' 'azure-identity>=1.19,<2'
 	@touch $@
 
 demo: $(STAMP)
@@ -33,7 +39,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict src
 
-unit: $(STAMP) $(SEED_CLIENT)
+unit: $(STAMP) $(SEED_CLIENT) $(SEED_B2_CLIENT)
 	$(BIN)/pytest
 
 test: lint typecheck unit

@@ -1,6 +1,7 @@
-"""The seed's own client code (azure-ai-projects 1.0.0b10, `from_connection_string`, the
-seed-era `/agents/v1.0/subscriptions/…` paths) in its own virtual environment, unchanged but
-for its settings, against a real `ferry start` running the weather function app."""
+"""The seed's own client code in virtual environments of their own (azure-ai-projects
+1.0.0b10, and 1.0.0b2 whose names the seed's text uses: `from_connection_string`, the
+seed-era `/agents/v1.0/subscriptions/…` paths), configured only by `ferry env`, against a
+real `ferry start` running a weather function app."""
 
 from __future__ import annotations
 
@@ -13,20 +14,25 @@ from pathlib import Path
 
 import pytest
 
-from tests.agents.conftest import StartFerry
+from tests.agents.conftest import Ferry, StartFerry
 
 ROOT = Path(__file__).parent.parent.parent
-SEED_PYTHON = ROOT / ".venv-clients" / "seed" / "bin" / "python"
+CLIENTS = Path(__file__).parent / "clients"
+SEED_CLIENTS = {
+    # version → (its virtual environment, the client script for it)
+    "1.0.0b10": (ROOT / ".venv-clients" / "seed", CLIENTS / "seed_scenario.py"),
+    "1.0.0b2": (ROOT / ".venv-clients" / "seed-b2", CLIENTS / "seed_scenario_b2.py"),
+}
 
 
-@pytest.fixture
-def seed_python() -> Path:
-    if not SEED_PYTHON.exists():
-        message = f"{SEED_PYTHON} is missing: `make test` creates it (azure-ai-projects 1.0.0b10)"
+def seed_python(version: str) -> Path:
+    python = SEED_CLIENTS[version][0] / "bin" / "python"
+    if not python.exists():
+        message = f"{python} is missing: `make test` creates it (azure-ai-projects {version})"
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
-    return SEED_PYTHON
+    return python
 
 
 def free_port() -> int:
@@ -35,23 +41,25 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@pytest.mark.parametrize("app", ["weather", "seed_weather"])
-def test_seed_client_code_runs_unchanged(
-    start_ferry: StartFerry, seed_python: Path, app: str
-) -> None:
+def start_for(start_ferry: StartFerry, app: str) -> Ferry:
     """`weather` answers through an output binding; `seed_weather` is the seed's GetWeather
     itself, answering with a QueueClient, DefaultAzureCredential and the https queue URL."""
     if app == "weather":
-        ferry = start_ferry()
-    else:
-        port = free_port()
-        queues = f"https://127.0.0.1:{port}/devstoreaccount1"
-        ferry = start_ferry(
-            "--queue-tls-port",
-            str(port),
-            app=app,
-            env={"STORAGE_CONNECTION__queueServiceUri": queues},
-        )
+        return start_ferry()
+    port = free_port()
+    queues = f"https://127.0.0.1:{port}/devstoreaccount1"
+    return start_ferry(
+        "--queue-tls-port", str(port), app=app, env={"STORAGE_CONNECTION__queueServiceUri": queues}
+    )
+
+
+@pytest.mark.parametrize(
+    ("version", "app"),
+    [("1.0.0b10", "weather"), ("1.0.0b10", "seed_weather"), ("1.0.0b2", "seed_weather")],
+)
+def test_seed_client_code_runs_unchanged(start_ferry: StartFerry, version: str, app: str) -> None:
+    python = seed_python(version)
+    ferry = start_for(start_ferry, app)
     printed = subprocess.run(
         [sys.executable, "-m", "ferry", "env", "--data", str(ferry.data), "--format", "json"],
         capture_output=True,
@@ -60,7 +68,7 @@ def test_seed_client_code_runs_unchanged(
     )
     env = {**os.environ, **json.loads(printed.stdout)}
     finished = subprocess.run(
-        [str(seed_python), str(Path(__file__).parent / "clients" / "seed_scenario.py")],
+        [str(python), str(SEED_CLIENTS[version][1])],
         env=env,
         capture_output=True,
         text=True,

@@ -11,6 +11,7 @@ import typer
 from ferry import __version__
 from ferry.cli.demo import demo
 from ferry.cli.env import env, trust
+from ferry.cli.init import init
 from ferry.cli.output import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, errors
 from ferry.cli.queue import queue_app
 from ferry.cli.runs import runs_app
@@ -35,6 +36,7 @@ app.command("functions")(functions)
 app.command("keys")(keys)
 app.command("worker")(worker)
 app.command("env")(env)
+app.command("init")(init)
 app.command("trust")(trust)
 
 

@@ -1,0 +1,1 @@
+"""Templates `ferry init` copies: the app the seed describes, written for Ferry."""

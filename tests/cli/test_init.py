@@ -1,0 +1,72 @@
+"""`ferry init`: the app it writes is served by `ferry start`, and `/api/prompt` answers a
+weather question through the agent, the queues and the GetWeather function."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from ferry.spawn import spawn
+
+
+def ferry(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ferry", *args], capture_output=True, text=True, timeout=60
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_init_writes_the_app_and_will_not_overwrite_it(tmp_path: Path) -> None:
+    app = tmp_path / "weather-app"
+    made = ferry("init", str(app))
+    assert made.returncode == 0, made.stderr
+    names = sorted(p.name for p in app.iterdir())
+    assert names == sorted(
+        [
+            "README.md",
+            "function_app.py",
+            "host.json",
+            "local.settings.json",
+            "requirements.txt",
+            "test.http",
+        ]
+    )
+    again = ferry("init", str(app))
+    assert again.returncode != 0
+    assert "--force" in again.stderr and "Traceback" not in again.stderr
+    assert ferry("init", str(app), "--force").returncode == 0
+
+
+def test_the_initialised_app_answers_a_prompt(tmp_path: Path) -> None:
+    app = tmp_path / "app"
+    assert ferry("init", str(app)).returncode == 0
+    agents, queues_tls = free_port(), free_port()
+    env = {
+        # What local.settings.json says for the default ports, moved to free ones.
+        "PROJECT_ENDPOINT": f"https://127.0.0.1:{agents}/api/projects/default",
+        "STORAGE_CONNECTION__queueServiceUri": f"https://127.0.0.1:{queues_tls}/devstoreaccount1",
+    }
+    args = ["start", "--app", str(app), "--queue-port", "0", "--http-port", "0"]
+    args += ["--agents-port", str(agents), "--queue-tls-port", str(queues_tls)]
+    child = spawn([*args, "--identity-port", "0"], tmp_path / "data", env=env)
+    try:
+        response = httpx.post(
+            f"{child.url('functions')}/api/prompt",
+            json={"Prompt": "What is the weather in Seattle, WA?"},
+            timeout=60,
+        )
+        assert response.status_code == 200, response.text
+        assert "74 degrees and sunny in Seattle, WA" in response.json()["Answer"]
+        refused = httpx.post(f"{child.url('functions')}/api/prompt", content=b"nope")
+        assert refused.status_code == 400
+    finally:
+        child.kill()
