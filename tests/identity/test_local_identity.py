@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import certifi
 import httpx
 import pytest
 from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
@@ -196,3 +197,22 @@ def test_ferry_env_without_a_running_instance_is_a_clear_error(tmp_path: Path) -
     assert result.returncode != 0
     assert "no running Ferry instance" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_clients_that_do_not_trust_the_ca_are_refused_and_the_bundle_fixes_it(
+    ferry: Running,
+) -> None:
+    url = f"{ferry.services['agents']}/api/projects/p/assistants"
+    with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+        httpx.get(url, verify=ssl.create_default_context(cafile=certifi.where()))
+    bundle = ssl.create_default_context(cafile=str(ferry.bundle))
+    token = TokenIssuer(ferry.data).issue("https://ai.azure.com").value
+    response = httpx.get(url, verify=bundle, headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200
+    # The bundle still holds the public CAs it was made from, and ends with Ferry's.
+    text = ferry.bundle.read_text()
+    assert text.count("BEGIN CERTIFICATE") > 50
+    assert text.endswith((ferry.data / "tls" / "ca.pem").read_text())
+    # The server certificate names the local addresses clients use.
+    localhost = ferry.services["agents"].replace("127.0.0.1", "localhost")
+    assert httpx.get(f"{localhost}/api/projects/p/assistants", verify=bundle).status_code == 401
