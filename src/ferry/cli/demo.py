@@ -1,112 +1,169 @@
-"""`ferry demo`: the seed's round trip over Ferry's queue service, step by step.
+"""`ferry demo` (what `make demo` runs): the seed's whole scenario, offline, as it happens.
 
-Until Ferry's agent service exists, the demo plays both ends of the `azure_function` tool by
-hand, over the real protocol: the agent's side puts a tool call on `input`, the function's
-side answers on `output` with the same CorrelationId. It then kills the server with SIGKILL
-and shows the acknowledged messages are still there after a restart.
+It writes the seed's app with `ferry init` into a temporary folder, starts `ferry start` on
+free ports, sends "What is the weather in Seattle, WA?" to the app's `/api/prompt`, and
+prints the run as the store records it: the agent, the run, the tool call put on `input`
+with its CorrelationId, the function's answer on `output`, the final answer. Until the
+embedded model lands, Ferry's scripted rules play the model.
 """
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import json
+import socket
 import tempfile
-import uuid
+import threading
+import time
+from importlib import resources
 from pathlib import Path
+from typing import Any
 
+import httpx
+from sqlalchemy import func, select
+
+from ferry.cli.init import FILES
 from ferry.cli.output import console
-from ferry.queues.auth import DEV_ACCOUNT, DEV_KEY
-from ferry.queues.client import QueueClient
-from ferry.queues.connection import QueueConnection
+from ferry.errors import FerryError
+from ferry.runs.timeline import timeline
 from ferry.spawn import spawn
+from ferry.store import Database, open_database
+from ferry.store.schema import assistants, runs
 
 __all__ = ["demo"]
 
-
-def _encode(payload: dict[str, str]) -> str:
-    return base64.b64encode(json.dumps(payload).encode()).decode()
-
-
-def _decode(text: str) -> dict[str, str]:
-    decoded: dict[str, str] = json.loads(base64.b64decode(text))
-    return decoded
+PROMPT = "What is the weather in Seattle, WA?"
+EXPECTED = "Weather is 74 degrees and sunny"
 
 
-async def _round_trip(client: QueueClient) -> None:
-    for name in ("input", "output"):
-        await client.create_queue(name)
-    console.print("[green]✓[/green] queues [bold]input[/bold] and [bold]output[/bold] exist")
-
-    correlation_id = str(uuid.uuid4())
-    call = {"location": "Seattle, WA", "CorrelationId": correlation_id}
-    await client.put_message("input", _encode(call))
-    console.print(f"[cyan]agent[/cyan]    → input : {json.dumps(call)}")
-
-    received = await client.get_messages("input", visibility_timeout=30)
-    payload = _decode(received[0].text)
-    answer = {
-        "Value": f"Weather is 74 degrees and sunny in {payload['location']}",
-        "CorrelationId": payload["CorrelationId"],
-    }
-    await client.put_message("output", _encode(answer))
-    await client.delete_message("input", received[0].message_id, received[0].pop_receipt or "")
-    console.print(f"[magenta]function[/magenta] → output: {json.dumps(answer)}")
-
-    result = await client.get_messages("output")
-    reply = _decode(result[0].text)
-    assert reply["CorrelationId"] == correlation_id, "the answer belongs to another call"
-    await client.delete_message("output", result[0].message_id, result[0].pop_receipt or "")
-    console.print(
-        f"[cyan]agent[/cyan]    ← output: [bold]{reply['Value']}[/bold] (CorrelationId matches)"
-    )
+class DemoFailed(FerryError):
+    """A step of the demo did not do what it should."""
 
 
-async def _fill(client: QueueClient, count: int) -> None:
-    await client.create_queue("durable")
-    await asyncio.gather(*(client.put_message("durable", f"message {i}") for i in range(count)))
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
-async def _count(client: QueueClient) -> int:
-    return (await client.get_queue("durable")).approximate_message_count or 0
+def _write_app(folder: Path) -> None:
+    folder.mkdir(parents=True)
+    template = resources.files("ferry.scaffold").joinpath("seed_app")
+    for name in FILES:
+        (folder / name).write_bytes(template.joinpath(name).read_bytes())
+
+
+class _Narrator:
+    """Prints what the store says happened, once each, in order."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self.told: set[str] = set()
+        self.agents = 0
+
+    def look(self) -> None:
+        def newest(conn: Any) -> tuple[int, str | None]:
+            count = conn.execute(select(func.count()).select_from(assistants)).scalar_one()
+            run = conn.execute(select(runs.c.id).order_by(runs.c.seq.desc()).limit(1)).scalar()
+            return int(count), run
+
+        count, run_id = self.database.read_sync(newest)
+        if count > self.agents:
+            self.agents = count
+            self._say("agent", "[cyan]agent service[/cyan]  agent created with the GetWeather tool")
+        if run_id is None:
+            return
+        self._say("run", f"[cyan]agent service[/cyan]  run {run_id} queued")
+        found = timeline(self.database, run_id)
+        for event in found["events"]:
+            self._event(event)
+
+    def _event(self, event: dict[str, str]) -> None:
+        kind = event["event"]
+        if kind == "queue.put":
+            self._say(
+                f"put:{event['detail']}",
+                "[cyan]agent service[/cyan]  tool call put on [bold]input[/bold] "
+                f"({event['detail']})",
+            )
+        elif kind == "queue.answered":
+            self._say(
+                f"answer:{event['detail']}",
+                "[magenta]GetWeather[/magenta]     answered on [bold]output[/bold] "
+                f"({event['detail']})",
+            )
+        elif kind in ("run.in_progress", "run.completed", "run.failed", "run.expired"):
+            self._say(kind, f"[cyan]agent service[/cyan]  {kind.replace('.', ' ')}")
+        elif kind == "model.turn":
+            self._say(
+                f"model:{event['time']}", f"[cyan]model[/cyan]          turn ({event['detail']})"
+            )
+
+    def _say(self, key: str, text: str) -> None:
+        if key not in self.told:
+            self.told.add(key)
+            console.print(text)
 
 
 def demo() -> None:
-    """Show the seed's tool-call round trip over Ferry's queue service, and its durability."""
+    """Run the seed's scenario on Ferry, offline: agent → queue → function → answer."""
+    started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="ferry-demo-") as folder:
-        data = Path(folder)
-        console.rule("[bold]Ferry demo[/bold]: the azure_function tool's queues")
-        child = spawn(["serve", "queues", "--port", "0"], data)
-        url = child.url("queues")
-        console.print(f"queue service listening at {url} (SQLite in {data})")
-        connection = QueueConnection(DEV_ACCOUNT, url, DEV_KEY)
-
-        async def first_run() -> None:
-            async with QueueClient(connection) as client:
-                await _round_trip(client)
-                await _fill(client, 500)
-
+        work = Path(folder)
+        app, data = work / "weather-app", work / "data"
+        console.rule("[bold]Ferry demo[/bold]: an agent whose tool is a function over queues")
+        _write_app(app)
+        console.print(f"[green]✓[/green] `ferry init` wrote the seed's app to {app}")
+        agents, queues_tls = _free_port(), _free_port()
+        env = {
+            "PROJECT_ENDPOINT": f"https://127.0.0.1:{agents}/api/projects/default",
+            "STORAGE_CONNECTION__queueServiceUri": (
+                f"https://127.0.0.1:{queues_tls}/devstoreaccount1"
+            ),
+        }
+        args = ["start", "--app", str(app), "--queue-port", "0", "--http-port", "0"]
+        args += ["--agents-port", str(agents), "--queue-tls-port", str(queues_tls)]
+        child = spawn([*args, "--identity-port", "0"], data, env=env)
         try:
-            asyncio.run(first_run())
             console.print(
-                "[green]✓[/green] 500 messages acknowledged on queue [bold]durable[/bold]"
+                f"[green]✓[/green] ferry start: functions at {child.url('functions')}, "
+                f"agents at {child.url('agents')}"
             )
+            answer = _ask(child.url("functions"), data)
         finally:
-            child.kill()
-        console.print("[yellow]✗[/yellow] server killed with SIGKILL (no shutdown)")
+            code = child.stop()
+        console.print(f"[green]✓[/green] ferry stopped cleanly (exit {code})")
+    if EXPECTED not in answer:
+        raise DemoFailed(f"the answer does not contain {EXPECTED!r}: {answer!r}")
+    console.print(f"[dim]{time.monotonic() - started:.1f} s in all[/dim]")
 
-        child = spawn(["serve", "queues", "--port", "0"], data)
+
+def _ask(functions_url: str, data: Path) -> str:
+    console.print(f"[bold]you[/bold]            → /api/prompt: {PROMPT}")
+    result: dict[str, Any] = {}
+
+    def post() -> None:
         try:
-            connection = QueueConnection(DEV_ACCOUNT, child.url("queues"), DEV_KEY)
+            result["response"] = httpx.post(
+                f"{functions_url}/api/prompt", json={"Prompt": PROMPT}, timeout=60
+            )
+        except httpx.HTTPError as exc:
+            result["error"] = exc
 
-            async def count() -> int:
-                async with QueueClient(connection) as client:
-                    return await _count(client)
-
-            kept = asyncio.run(count())
-        finally:
-            child.stop()
-        mark = "[green]✓[/green]" if kept == 500 else "[red]✗[/red]"
-        console.print(f"{mark} after restart: {kept} of 500 acknowledged messages are there")
-        if kept != 500:
-            raise SystemExit(1)
+    asker = threading.Thread(target=post, daemon=True)
+    asker.start()
+    database = open_database(database_url=None, data=data, migrate=False)
+    try:
+        narrator = _Narrator(database)
+        while asker.is_alive():
+            narrator.look()
+            asker.join(0.05)
+        narrator.look()
+    finally:
+        database.close()
+    if "error" in result:
+        raise DemoFailed(f"/api/prompt failed: {result['error']}")
+    response: httpx.Response = result["response"]
+    if response.status_code != 200:
+        raise DemoFailed(f"/api/prompt answered {response.status_code}: {response.text[:500]}")
+    answer = str(response.json().get("Answer", ""))
+    console.print(f"[bold]agent[/bold]          ← [bold green]{answer}[/bold green]")
+    return answer

@@ -1,0 +1,31 @@
+"""`ferry demo` (what `make demo` runs): the seed's scenario end to end, told as it happens."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def test_the_demo_tells_the_whole_round_trip_and_ends_cleanly() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "ferry", "demo"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin", "NO_COLOR": "1"},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    steps = [
+        "wrote the seed's app",
+        "agent created",
+        "queued",
+        "tool call put on input (correlation_id=",
+        "answered on output (correlation_id=",
+        "run completed",
+        "Weather is 74 degrees and sunny in Seattle, WA",
+        "ferry stopped cleanly (exit 0)",
+    ]
+    positions = [out.find(step) for step in steps]
+    assert all(p >= 0 for p in positions), out
+    assert positions == sorted(positions), out
