@@ -45,6 +45,8 @@ PRINCIPAL = "00000000-0000-0000-0000-00000000f322"
 """The one local identity every token is issued to (`oid`, `sub`)."""
 _ALGORITHM = "ES256"
 _LEEWAY = 60
+_REMEMBERED = 4096
+"""Verified tokens kept (the set is emptied when full: few clients hold many tokens)."""
 
 
 class IdentityError(FerryError):
@@ -78,6 +80,7 @@ class TokenIssuer:
     def __init__(self, data: Path) -> None:
         self.key = _load_or_make_key(data / "identity" / "signing-key.pem")
         self.public_key = self.key.public_key()
+        self._verified: dict[str, dict[str, Any]] = {}
 
     def issue(self, resource: str, *, now: float | None = None) -> Token:
         audience = resource_of(resource)
@@ -98,7 +101,20 @@ class TokenIssuer:
         return Token(value, issued + LIFETIME, audience)
 
     def verify(self, token: str, audiences: frozenset[str]) -> dict[str, Any]:
-        """The token's claims, if it is Ferry's, current and for one of `audiences`."""
+        """The token's claims, if it is Ferry's, current and for one of `audiences`.
+
+        Clients send the same token with every request until it nears expiry, so a token
+        verified once is remembered (by its exact text) until it expires."""
+        known = self._verified.get(token)
+        if known is not None and known["aud"] in audiences and known["exp"] > time.time():
+            return known
+        claims = self._verify(token, audiences)
+        if len(self._verified) >= _REMEMBERED:
+            self._verified.clear()
+        self._verified[token] = claims
+        return claims
+
+    def _verify(self, token: str, audiences: frozenset[str]) -> dict[str, Any]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.DecodeError:
