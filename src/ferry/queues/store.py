@@ -222,6 +222,50 @@ class QueueStore:
 
     # -- messages ---------------------------------------------------------------------------
 
+    def put_within(self, conn: Connection, account: str, name: str, text: str, *, ttl: int) -> None:
+        """A visible message put inside the caller's transaction (another part's record of
+        why it was sent commits with it, or neither does), creating the queue if need be.
+        The caller wakes this process's consumers (`arrivals`) once it has committed."""
+        self.ensure_within(conn, account, name)
+        self._put(conn, account, name, text, visibility_timeout=0, ttl=ttl)
+
+    def _put(
+        self,
+        conn: Connection,
+        account: str,
+        name: str,
+        text: str,
+        *,
+        visibility_timeout: int,
+        ttl: int,
+    ) -> Any:
+        """The put itself, in `conn`'s transaction; returns the new message's row."""
+        now = self.clock()
+        row = _PUT.first(
+            conn,
+            account=account,
+            name=name,
+            message_id=str(uuid.uuid4()),
+            body=text,
+            inserted_at=now,
+            expires_at=NEVER if ttl == -1 else now + ttl * 1000,
+            visible_at=now + visibility_timeout * 1000,
+            receipt_nonce=receipts.new_nonce(),
+        )
+        if row is None:
+            raise QueueNotFound()
+        if visibility_timeout == 0:
+            self.signals.announce(conn, QUEUES, f"{account}/{name}")
+        return row
+
+    def ensure_within(self, conn: Connection, account: str, name: str) -> None:
+        """Create the queue inside the caller's transaction unless it exists."""
+        conn.execute(
+            self.database.insert(_q)
+            .values(account=account, name=name, metadata={}, acl=[], created_at=self.clock())
+            .on_conflict_do_nothing()
+        )
+
     async def put_message(
         self, account: str, name: str, text: str, *, visibility_timeout: int, ttl: int
     ) -> Message:
@@ -229,23 +273,9 @@ class QueueStore:
         forever). The receipt it returns lets the sender update or delete it."""
 
         def work(conn: Connection) -> Message:
-            now = self.clock()
-            nonce = receipts.new_nonce()
-            row = _PUT.first(
-                conn,
-                account=account,
-                name=name,
-                message_id=str(uuid.uuid4()),
-                body=text,
-                inserted_at=now,
-                expires_at=NEVER if ttl == -1 else now + ttl * 1000,
-                visible_at=now + visibility_timeout * 1000,
-                receipt_nonce=nonce,
+            row = self._put(
+                conn, account, name, text, visibility_timeout=visibility_timeout, ttl=ttl
             )
-            if row is None:
-                raise QueueNotFound()
-            if visibility_timeout == 0:
-                self.signals.announce(conn, QUEUES, f"{account}/{name}")
             return _message(row)
 
         message = await self.database.write(work)

@@ -31,7 +31,7 @@ from ferry.agents.tools import queue_binding
 from ferry.clock import Clock, system_clock
 from ferry.models.backend import ChatResult, ModelError
 from ferry.models.router import ModelRouter
-from ferry.queues.locator import QueueLocator
+from ferry.queues.locator import QueueLocator, account_from_url
 from ferry.runs.bus import RunBus
 from ferry.runs.errors import LeaseLost
 from ferry.runs.ledger import Ledger, QueueCall, RunState
@@ -44,6 +44,9 @@ __all__ = ["RunEngine"]
 log = logging.getLogger(__name__)
 
 Json = dict[str, Any]
+
+_CALL_TTL = 7 * 24 * 3600
+"""Seconds a tool call's message lives on its input queue (the queue service's default)."""
 
 TOOL_TIMEOUT_KEY = "ferry_tool_timeout"
 """Agent metadata key: seconds an `azure_function` call may take before the run fails."""
@@ -531,18 +534,57 @@ class RunEngine:
             calls.append(call)
         step["step_details"]["tool_calls"] = calls
 
+        # Calls on queues this process keeps in its own store are put in the same transaction
+        # that records them: sent exactly when recorded, with no write of their own.
+        local = [c for c in queue_calls if self._local_account(c.input_url)]
+        for queue_call in local:
+            queue_call.sent_at = now_ms
+
         def also(conn: Connection) -> None:
             Ledger.save_step(conn, state.project, step, new=True)
             Ledger.add_calls(conn, state.project, queue_calls, now_ms)
+            for queue_call in local:
+                self._put_within(conn, queue_call)
 
         await self._commit(
             run, wake_at=now_ms, release=False, also=also, events=[event], steps=[step]
         )
         state.steps.append(step)
         state.calls.extend(queue_calls)
+        if local:
+            self._sent_locally(local)
         for queue_call in queue_calls:
-            await self._send(queue_call)
+            if queue_call.sent_at is None:
+                await self._send(queue_call)
         return True
+
+    def _local_account(self, url: str) -> str | None:
+        """The account, if `url` names one whose queues live in this process's store."""
+        account, loopback = account_from_url(url)
+        store = self.locator.local.store if self.locator.local is not None else None
+        shared = store is not None and store.database is self.ledger.database
+        return account if loopback and shared and self.locator.serves(account) else None
+
+    def _put_within(self, conn: Connection, call: QueueCall) -> None:
+        assert self.locator.local is not None
+        store = self.locator.local.store
+        input_account = self._local_account(call.input_url)
+        assert input_account is not None
+        output_account = self._local_account(call.output_url)
+        if output_account is not None:
+            store.ensure_within(conn, output_account, call.output_queue)
+        store.put_within(conn, input_account, call.input_queue, call.payload, ttl=_CALL_TTL)
+
+    def _sent_locally(self, calls: list[QueueCall]) -> None:
+        """After the commit: wake this process's consumers of the input queues."""
+        assert self.locator.local is not None
+        arrivals = self.locator.local.store.arrivals
+        for call in calls:
+            account = self._local_account(call.input_url)
+            if arrivals is not None and account is not None:
+                arrivals.notify(account, call.input_queue)
+            self._ensured.add((call.output_url, call.output_queue))
+        self.collector.calls_sent()
 
     def _tool_timeout(self, state: RunState) -> int:
         metadata = (state.assistant or {}).get("metadata") or {}

@@ -243,10 +243,20 @@ class Ledger:
                     payload=call.payload,
                     state="pending",
                     created_at=now,
+                    sent_at=call.sent_at,
                     deadline=call.deadline,
                     late_answers=0,
                 )
             )
+            if call.sent_at is not None:
+                conn.execute(
+                    insert(run_events).values(
+                        run_id=call.run_id,
+                        at=call.sent_at,
+                        kind="queue.put",
+                        detail={"correlation_id": call.correlation_id},
+                    )
+                )
 
     @staticmethod
     def any_answered(conn: Connection, correlation_ids: Sequence[str]) -> bool:
