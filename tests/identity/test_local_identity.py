@@ -41,7 +41,7 @@ def ferry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     root = tmp_path_factory.mktemp("identity")
     args = ["start", "--app", str(APPS / "weather"), "--queue-port", "0", "--http-port", "0"]
     args += ["--agents-port", "0", "--queue-tls-port", "0", "--identity-port", "0"]
-    child = spawn(args, root / "data")
+    child = spawn([*args, "--tls-name", "ferry.test", "--tls-name", "10.9.8.7"], root / "data")
     yield Running(child, root / "data")
     child.kill()
 
@@ -216,3 +216,18 @@ def test_clients_that_do_not_trust_the_ca_are_refused_and_the_bundle_fixes_it(
     # The server certificate names the local addresses clients use.
     localhost = ferry.services["agents"].replace("127.0.0.1", "localhost")
     assert httpx.get(f"{localhost}/api/projects/p/assistants", verify=bundle).status_code == 401
+
+
+def test_the_certificate_names_what_tls_name_adds(ferry: Running) -> None:
+    from cryptography import x509
+
+    names = set()
+    for path in (ferry.data / "tls").glob("*.pem"):
+        text = path.read_bytes()
+        if b"BEGIN CERTIFICATE" not in text or path.name in ("ca.pem", "bundle.pem"):
+            continue
+        certificate = x509.load_pem_x509_certificate(text)
+        extension = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+        names |= {str(v) for v in extension.value.get_values_for_type(x509.DNSName)}
+        names |= {str(v) for v in extension.value.get_values_for_type(x509.IPAddress)}
+    assert {"localhost", "127.0.0.1", "::1", "ferry.test", "10.9.8.7"} <= names

@@ -7,7 +7,14 @@ from typing import Annotated
 
 import typer
 
-__all__ = ["ConfigOption", "DataOption", "DatabaseUrlOption", "HostOption", "JsonOption"]
+__all__ = [
+    "ConfigOption",
+    "DataOption",
+    "DatabaseUrlOption",
+    "HostOption",
+    "JsonOption",
+    "TlsNameOption",
+]
 
 DataOption = Annotated[
     Path | None,
@@ -29,3 +36,11 @@ ConfigOption = Annotated[
     typer.Option("--config", help="Settings file (default ./ferry.toml).", show_default=False),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+TlsNameOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--tls-name",
+        help="Another host name or address for the server certificate (repeatable).",
+        show_default=False,
+    ),
+]

@@ -6,7 +6,13 @@ from typing import Annotated
 
 import typer
 
-from ferry.cli.options import ConfigOption, DatabaseUrlOption, DataOption, HostOption
+from ferry.cli.options import (
+    ConfigOption,
+    DatabaseUrlOption,
+    DataOption,
+    HostOption,
+    TlsNameOption,
+)
 from ferry.cli.output import console
 from ferry.settings import Settings
 
@@ -54,6 +60,7 @@ def agents(
     ] = None,
     data: DataOption = None,
     database_url: DatabaseUrlOption = None,
+    tls_name: TlsNameOption = None,
     engine: Annotated[
         bool,
         typer.Option(
@@ -67,7 +74,12 @@ def agents(
     from ferry.agents.server import serve_agents
 
     settings = Settings.load(
-        config, host=host, agents_port=port, data=data, database_url=database_url
+        config,
+        host=host,
+        agents_port=port,
+        data=data,
+        database_url=database_url,
+        tls_names=tls_name or None,
     )
     serve_agents(settings, _announce_agents, engine=engine)
 

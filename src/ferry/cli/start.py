@@ -7,7 +7,13 @@ from typing import Annotated
 
 import typer
 
-from ferry.cli.options import ConfigOption, DatabaseUrlOption, DataOption, HostOption
+from ferry.cli.options import (
+    ConfigOption,
+    DatabaseUrlOption,
+    DataOption,
+    HostOption,
+    TlsNameOption,
+)
 from ferry.cli.output import console
 from ferry.settings import Settings
 
@@ -84,6 +90,7 @@ def start(
     ] = None,
     database_url: DatabaseUrlOption = None,
     enable_auth: EnableAuthOption = False,
+    tls_name: TlsNameOption = None,
     config: ConfigOption = None,
 ) -> None:
     """Serve the queue service and the function app in the current folder (like
@@ -98,6 +105,7 @@ def start(
         agents_port=agents_port,
         queue_tls_port=queue_tls_port,
         identity_port=identity_port,
+        tls_names=tls_name or None,
         data=data,
         database_url=database_url,
     )
