@@ -99,9 +99,13 @@ def _parameters(path: str, lists: bool) -> list[Json]:
     return parameters
 
 
+_REF = "#/components/schemas/{model}"
+
+
 @cache
 def document() -> Json:
     paths: dict[str, Json] = {}
+    schemas: dict[str, Json] = {}
     for path, method, operation_id, model, lists in _OPERATIONS:
         operation: Json = {
             "operationId": operation_id,
@@ -115,14 +119,20 @@ def document() -> Json:
             },
         }
         if model is not None:
+            # Nested models go to components, where every body's references can find them.
+            schema = model.model_json_schema(ref_template=_REF)
+            schemas.update(schema.pop("$defs", {}))
             operation["requestBody"] = {
                 "required": True,
-                "content": {"application/json": {"schema": model.model_json_schema()}},
+                "content": {"application/json": {"schema": schema}},
             }
         paths.setdefault(_BASE + path, {})[method] = operation
     return {
         "openapi": "3.1.0",
         "info": {"title": "Ferry agents API", "version": __version__},
         "paths": paths,
-        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
     }
