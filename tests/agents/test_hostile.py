@@ -200,3 +200,15 @@ def test_openapi_document_is_served(ferry: Ferry) -> None:
         document = client.get(f"{ferry.agents_url}/openapi.json").json()
     assert document["openapi"].startswith("3.")
     assert "/api/projects/{project}/threads/{thread_id}/runs" in document["paths"]
+
+
+def test_credentials_are_checked_before_anything_else(ferry: Ferry) -> None:
+    """Without a token, a bad project name, api-version or id still gets 401, not 400/404:
+    a caller who cannot authenticate learns nothing about what exists."""
+    with httpx.Client(verify=ferry.tls_context()) as anonymous:
+        for path in (
+            "/api/projects/..bad../assistants",
+            "/api/projects/p/assistants?api-version=nope",
+            "/api/projects/p/threads/thread_missing",
+        ):
+            error_of(anonymous.get(f"{ferry.agents_url}{path}"), 401)

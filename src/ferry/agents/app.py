@@ -123,9 +123,10 @@ class AgentsApi:
     def endpoint(self, operation: Callable[[Call], Awaitable[Response]]) -> Handler:
         async def handle(request: Request) -> Response:
             try:
-                call = Call(request)
-                await self.authorizer.check(request.headers, call.project)
-                return await operation(call)
+                # Who asks comes first: a request without credentials learns nothing else.
+                project = request.path_params.get("project", DEFAULT_PROJECT)
+                await self.authorizer.check(request.headers, project)
+                return await operation(Call(request))
             except Exception as exc:
                 return error_response(exc)
 
