@@ -212,3 +212,10 @@ def test_credentials_are_checked_before_anything_else(ferry: Ferry) -> None:
             "/api/projects/p/threads/thread_missing",
         ):
             error_of(anonymous.get(f"{ferry.agents_url}{path}"), 401)
+
+
+def test_a_method_a_path_lacks_is_405_naming_the_ones_it_has(http: httpx.Client) -> None:
+    response = http.put("/assistants")
+    error_of(response, 405)
+    assert set(response.headers["allow"].replace(" ", "").split(",")) >= {"GET", "POST"}
+    assert http.head("/assistants").status_code == 200

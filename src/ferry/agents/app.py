@@ -310,6 +310,9 @@ class AgentsApi:
         )
 
     def routes(self) -> list[BaseRoute]:
+        return _by_path(self._operations())
+
+    def _operations(self) -> list[Route]:
         e = self.endpoint
         return [
             Route("/assistants", e(self.create_assistant), methods=["POST"]),
@@ -358,12 +361,39 @@ class AgentsApi:
 _ANY = ["GET", "POST", "DELETE", "PUT", "PATCH"]
 
 
+async def _no_method(request: Request) -> Response:
+    return error_response(
+        MethodNotAllowed(f"{request.method} is not allowed on {request.url.path[:200]}.")
+    )
+
+
+def _by_path(operations: list[Route]) -> list[BaseRoute]:
+    """One route per path, dispatching on the method, so that a method the path does not
+    have gets a 405 whose `Allow` names every one it does."""
+    handlers: dict[str, dict[str, Handler]] = {}
+    for route in operations:
+        for method in route.methods or ():
+            if method != "HEAD":
+                handlers.setdefault(route.path, {})[method] = route.endpoint
+    merged: list[BaseRoute] = []
+    for path, by_method in handlers.items():
+
+        async def dispatch(request: Request, by_method: dict[str, Handler] = by_method) -> Response:
+            # HEAD is answered as GET (Starlette allows it wherever GET is).
+            return await by_method.get(request.method, by_method.get("GET", _no_method))(request)
+
+        merged.append(Route(path, dispatch, methods=list(by_method)))
+    return merged
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 405:
-        return error_response(
-            MethodNotAllowed(f"{request.method} is not allowed on {request.url.path[:200]}.")
-        )
+        response = await _no_method(request)
+        allowed = (exc.headers or {}).get("Allow")
+        if allowed:
+            response.headers["Allow"] = allowed
+        return response
     return error_response(NotFound(f"No API operation at {request.url.path[:200]}."))
 
 
