@@ -12,7 +12,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
 
-__all__ = ["QueueEndpoint", "Received"]
+__all__ = ["DEFAULT_TTL", "QueueEndpoint", "Received"]
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,10 @@ class Received:
     expires_at: datetime
     next_visible_at: datetime
     text: str
+
+
+DEFAULT_TTL = 7 * 24 * 3600
+"""Seconds a message Ferry puts lives, as the queue service's default."""
 
 
 class QueueEndpoint(ABC):

@@ -31,6 +31,7 @@ from ferry.agents.tools import queue_binding
 from ferry.clock import Clock, system_clock
 from ferry.models.backend import ChatResult, ModelError
 from ferry.models.router import ModelRouter
+from ferry.queues.endpoint import DEFAULT_TTL
 from ferry.queues.locator import QueueLocator, account_from_url
 from ferry.runs.bus import RunBus
 from ferry.runs.errors import LeaseLost
@@ -44,9 +45,6 @@ __all__ = ["RunEngine"]
 log = logging.getLogger(__name__)
 
 Json = dict[str, Any]
-
-_CALL_TTL = 7 * 24 * 3600
-"""Seconds a tool call's message lives on its input queue (the queue service's default)."""
 
 TOOL_TIMEOUT_KEY = "ferry_tool_timeout"
 """Agent metadata key: seconds an `azure_function` call may take before the run fails."""
@@ -573,7 +571,7 @@ class RunEngine:
         output_account = self._local_account(call.output_url)
         if output_account is not None:
             store.ensure_within(conn, output_account, call.output_queue)
-        store.put_within(conn, input_account, call.input_queue, call.payload, ttl=_CALL_TTL)
+        store.put_within(conn, input_account, call.input_queue, call.payload, ttl=DEFAULT_TTL)
 
     def _sent_locally(self, calls: list[QueueCall]) -> None:
         """After the commit: wake this process's consumers of the input queues."""

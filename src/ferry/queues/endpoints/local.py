@@ -6,14 +6,13 @@ import asyncio
 import contextlib
 
 from ferry.clock import from_millis
-from ferry.queues.endpoint import QueueEndpoint, Received
+from ferry.queues.endpoint import DEFAULT_TTL, QueueEndpoint, Received
 from ferry.queues.errors import MessageNotFound, QueueAlreadyExists, QueueNotFound
 from ferry.queues.models import Message
 from ferry.queues.store import QueueStore
 
 __all__ = ["LocalEndpoint"]
 
-_TTL = 7 * 24 * 3600
 """The service default TTL, which is what the real host's output binding leaves in place."""
 
 
@@ -65,10 +64,14 @@ class LocalEndpoint(QueueEndpoint):
 
     async def put(self, queue: str, text: str) -> None:
         try:
-            await self.store.put_message(self.account, queue, text, visibility_timeout=0, ttl=_TTL)
+            await self.store.put_message(
+                self.account, queue, text, visibility_timeout=0, ttl=DEFAULT_TTL
+            )
         except QueueNotFound:
             await self.store.create_queue(self.account, queue, {})
-            await self.store.put_message(self.account, queue, text, visibility_timeout=0, ttl=_TTL)
+            await self.store.put_message(
+                self.account, queue, text, visibility_timeout=0, ttl=DEFAULT_TTL
+            )
 
     async def ensure(self, queue: str) -> None:
         with contextlib.suppress(QueueAlreadyExists):
