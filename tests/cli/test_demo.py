@@ -1,4 +1,5 @@
-"""`ferry demo` (what `make demo` runs): the seed's scenario end to end, told as it happens."""
+"""`ferry demo` (what `make demo` runs): the seed's scenario end to end, told as it happens,
+on the embedded model (no model server is configured in its environment)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ def test_the_demo_tells_the_whole_round_trip_and_ends_cleanly() -> None:
     out = result.stdout
     steps = [
         "wrote the seed's app",
+        "model * → embedded SmolLM2-135M-Instruct",
         "agent created",
         "queued",
         "tool call put on input (correlation_id=",

@@ -2,23 +2,55 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pydantic
 import pytest
 
 from ferry.errors import ConfigError
 from ferry.models.backend import ChatMessage, ChatRequest
+from ferry.models.backends.local import LocalBackend
 from ferry.models.backends.openai import OpenAIBackend
 from ferry.models.backends.scripted import ScriptedBackend
 from ferry.models.router import ModelConfig, ModelRouter
+from ferry.models.weights import find_weights
 from tests.fakes.openai_server import FakeOpenAIServer
 
 SCRIPTED = ModelConfig(backend="scripted")
 
 
-async def test_nothing_configured_means_scripted() -> None:
+async def test_nothing_configured_means_the_embedded_model() -> None:
     router = ModelRouter.from_environment({})
+    backend = router.backend_for("gpt-4o")
+    assert isinstance(backend, LocalBackend)
+    assert backend.path == find_weights()
+    [(pattern, where)] = router.describe()
+    assert pattern == "*"
+    assert where.startswith("embedded SmolLM2-135M-Instruct") or "NOT INSTALLED" in where
+    await router.close()
+
+
+async def test_the_fallback_can_be_the_scripted_rules() -> None:
+    router = ModelRouter.from_environment({}, fallback="scripted")
     assert isinstance(router.backend_for("gpt-4o"), ScriptedBackend)
     assert router.describe() == [("*", "scripted rules (no model configured)")]
+    assert router.prepare() == []
+    await router.close()
+
+
+async def test_prepare_starts_each_local_model_once(tmp_path: Path) -> None:
+    model = tmp_path / "mine.gguf"
+    model.write_bytes(b"not a model")
+    models = {
+        "mine": ModelConfig(backend="local", path=str(model)),
+        "also-mine": ModelConfig(backend="local", path=str(model)),
+        "remote": ModelConfig(backend="openai", base_url="http://one.example/v1"),
+    }
+    router = ModelRouter.from_environment({}, models, fallback="scripted")
+    assert router.describe()[0] == ("mine", f"local model {model} (llama.cpp)")
+    [(what, loading)] = router.prepare()
+    assert str(model) in what
+    assert "cannot load the embedded model" in str(loading.exception(timeout=30))
     await router.close()
 
 
@@ -86,7 +118,7 @@ async def test_table_entries_win_exact_name_first() -> None:
 
 
 async def test_unlisted_names_fall_back_to_the_environment() -> None:
-    router = ModelRouter.from_environment({}, {"demo": SCRIPTED})
+    router = ModelRouter.from_environment({}, {"demo": SCRIPTED}, fallback="scripted")
     assert router.config_for("demo") is router.models["demo"]
     assert router.config_for("other") == SCRIPTED
     assert [name for name, _ in router.describe()] == ["demo", "*"]
@@ -112,6 +144,11 @@ async def test_backends_are_cached_per_config() -> None:
         (ModelConfig(backend="azure-openai", api_key="k"), "Azure OpenAI endpoint"),
         (ModelConfig(backend="openai"), "base_url"),
         (ModelConfig(backend="openai", base_url="localhost:8000"), "http(s) URL"),
+        (ModelConfig(backend="local", path="/nonexistent/model.gguf"), "no model file"),
+        (
+            ModelConfig(backend="openai", base_url="http://x.example/v1", path="/m.gguf"),
+            "local models only",
+        ),
     ],
 )
 def test_bad_configs(config: ModelConfig, words: str) -> None:

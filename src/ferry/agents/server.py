@@ -10,7 +10,9 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
+from typing import Any
 
 from starlette.applications import Starlette
 
@@ -41,6 +43,8 @@ class AgentsPart:
     app: Starlette
     engine: RunEngine | None
     models: ModelRouter
+    loading: list[tuple[str, Future[Any]]]
+    """Local models loading in the background, for a progress line."""
 
 
 def build_agents(
@@ -54,7 +58,7 @@ def build_agents(
 ) -> AgentsPart:
     """The agents API (with the engine running in its lifespan). Requests need a token of
     the local identity (`authorizer` by default checks them with the data folder's key)."""
-    models = ModelRouter.from_environment(os.environ, settings.models)
+    models = ModelRouter.from_environment(os.environ, settings.models, settings.fallback_model)
     bus = RunBus()
     run_engine = (
         RunEngine(
@@ -89,7 +93,7 @@ def build_agents(
 
     authorizer = authorizer or FerryTokens(TokenIssuer(settings.data))
     app = build_app(service, authorizer, lifespan=lifespan)
-    return AgentsPart(app, run_engine, models)
+    return AgentsPart(app, run_engine, models, models.prepare() if engine else [])
 
 
 def local_locator(settings: Settings, database: Database, *, serves_queues: bool) -> QueueLocator:
@@ -104,7 +108,7 @@ def local_locator(settings: Settings, database: Database, *, serves_queues: bool
 
 def serve_agents(
     settings: Settings,
-    announce: Callable[[str, str, list[tuple[str, str]]], None],
+    announce: Callable[[str, str, list[tuple[str, str]], list[tuple[str, Future[Any]]]], None],
     *,
     engine: bool = True,
 ) -> None:
@@ -119,7 +123,7 @@ def serve_agents(
         listener = Listener(part.app, bind(settings.host, settings.agents_port), tls)
         url = listener.url(settings.host)
         Instance(pid, {"agents": url}).write(settings.data)
-        announce(url, database.describe(), part.models.describe())
+        announce(url, database.describe(), part.models.describe(), part.loading)
         run_until_stopped([listener])
     finally:
         Instance.remove(settings.data, pid)
@@ -135,7 +139,7 @@ def run_worker(settings: Settings, announce: Callable[[str, list[tuple[str, str]
     database = open_database(database_url=settings.database_url, data=settings.data)
     try:
         locator = local_locator(settings, database, serves_queues=False)
-        models = ModelRouter.from_environment(os.environ, settings.models)
+        models = ModelRouter.from_environment(os.environ, settings.models, settings.fallback_model)
         engine = RunEngine(
             database,
             models,
@@ -143,6 +147,7 @@ def run_worker(settings: Settings, announce: Callable[[str, list[tuple[str, str]
             tool_timeout=settings.tool_timeout,
             lease_seconds=settings.run_lease,
         )
+        models.prepare()
 
         async def main() -> None:
             stop = asyncio.Event()

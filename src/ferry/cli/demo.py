@@ -3,12 +3,13 @@
 It writes the seed's app with `ferry init` into a temporary folder, starts `ferry start` on
 free ports, sends "What is the weather in Seattle, WA?" to the app's `/api/prompt`, and
 prints the run as the store records it: the agent, the run, the tool call put on `input`
-with its CorrelationId, the function's answer on `output`, the final answer. Until the
-embedded model lands, Ferry's scripted rules play the model.
+with its CorrelationId, the function's answer on `output`, the final answer. The model is
+whatever `ferry start` would use: with no model server configured, the embedded SmolLM2.
 """
 
 from __future__ import annotations
 
+import os
 import socket
 import tempfile
 import threading
@@ -23,7 +24,9 @@ from sqlalchemy import func, select
 from ferry.cli.init import FILES
 from ferry.cli.output import console
 from ferry.errors import FerryError
+from ferry.models.router import ModelRouter
 from ferry.runs.timeline import timeline
+from ferry.settings import Settings
 from ferry.spawn import spawn
 from ferry.store import Database, open_database
 from ferry.store.schema import assistants, runs
@@ -127,6 +130,8 @@ def demo() -> None:
                 f"[green]✓[/green] ferry start: functions at {child.url('functions')}, "
                 f"agents at {child.url('agents')}"
             )
+            for pattern, where in _models():
+                console.print(f"[green]✓[/green] model {pattern} → {where}")
             answer = _ask(child.url("functions"), data)
         finally:
             code = child.stop()
@@ -134,6 +139,14 @@ def demo() -> None:
     if EXPECTED not in answer:
         raise DemoFailed(f"the answer does not contain {EXPECTED!r}: {answer!r}")
     console.print(f"[dim]{time.monotonic() - started:.1f} s in all[/dim]")
+
+
+def _models() -> list[tuple[str, str]]:
+    """What serves the agent's model, as `ferry start` (same settings, same environment)
+    decides it."""
+    settings = Settings.load(None)
+    router = ModelRouter.from_environment(os.environ, settings.models, settings.fallback_model)
+    return router.describe()
 
 
 def _ask(functions_url: str, data: Path) -> str:

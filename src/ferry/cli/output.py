@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
+from concurrent.futures import Future
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-__all__ = ["EXIT_ERROR", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "console", "emit", "errors"]
+__all__ = [
+    "EXIT_ERROR",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "console",
+    "emit",
+    "errors",
+    "show_loading",
+]
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -41,3 +52,17 @@ def emit(
     for row in rows:
         table.add_row(*(str(row.get(name, "")) for name in names))
     console.print(table)
+
+
+def show_loading(loading: Sequence[tuple[str, Future[Any]]], indent: str = "") -> None:
+    """A progress line per model loading in the background, then how long it took (or why
+    it failed: runs on that model will fail with the same message)."""
+    for what, future in loading:
+        began = time.monotonic()
+        with console.status(f"{indent}loading {what}", spinner="dots"):
+            error = future.exception()
+        if error is None:
+            took = time.monotonic() - began
+            console.print(f"{indent}[green]ready[/green] {what} [dim]({took:.1f} s)[/dim]")
+        else:
+            errors.print(f"{indent}[red]model not loaded[/red]: {error}")

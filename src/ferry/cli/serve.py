@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from concurrent.futures import Future
+from typing import Annotated, Any
 
 import typer
 
@@ -13,7 +14,7 @@ from ferry.cli.options import (
     HostOption,
     TlsNameOption,
 )
-from ferry.cli.output import console
+from ferry.cli.output import console, show_loading
 from ferry.settings import Settings
 
 __all__ = ["serve_app"]
@@ -45,10 +46,16 @@ def queues(
     serve_queues(settings, announce)
 
 
-def _announce_agents(url: str, store: str, models: list[tuple[str, str]]) -> None:
+def _announce_agents(
+    url: str,
+    store: str,
+    models: list[tuple[str, str]],
+    loading: list[tuple[str, Future[Any]]],
+) -> None:
     console.print(f"[bold]Agent service[/bold] {url}  [dim]({store})[/dim]")
     for pattern, backend in models:
         console.print(f"  model [yellow]{pattern}[/yellow] → {backend}")
+    show_loading(loading, indent="  ")
     console.print("[dim]Press Ctrl-C to stop.[/dim]")
 
 

@@ -14,7 +14,7 @@ from ferry.cli.options import (
     HostOption,
     TlsNameOption,
 )
-from ferry.cli.output import console
+from ferry.cli.output import console, show_loading
 from ferry.settings import Settings
 
 __all__ = ["functions", "start"]
@@ -53,6 +53,7 @@ def _announce(started: object) -> None:
         console.print(f"[bold]Agent service[/bold]   {started.agents_url}/api/projects/default")
         for pattern, backend in started.models or []:
             console.print(f"                  model [yellow]{pattern}[/yellow] → {backend}")
+        show_loading(started.loading, indent="                  ")
     console.print(f"[bold]Functions host[/bold]  {started.functions_url}")
     console.print("\n[bold]Functions:[/bold]\n")
     for row in started.functions:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from concurrent.futures import Future
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ferry.functions.appsettings import apply_local_settings
 from ferry.functions.connections import Connections, LocalQueues
@@ -40,6 +42,8 @@ class Started:
     models: list[tuple[str, str]] | None = None
     queues_tls_url: str | None = None
     identity_url: str | None = None
+    loading: list[tuple[str, Future[Any]]] = field(default_factory=list)
+    """Local models loading in the background."""
 
 
 def prepare_app_environment(folder: Path) -> None:
@@ -102,6 +106,7 @@ def serve_functions(
         )
         agents_url = None
         models = None
+        loading: list[tuple[str, Future[Any]]] = []
         if with_queues:
             from ferry.agents.auth import FerryTokens
             from ferry.agents.server import build_agents
@@ -115,6 +120,7 @@ def serve_functions(
             )
             agents_url = agents_listener.url(settings.host)
             models = agents.models.describe()
+            loading = agents.loading
             listeners.append(agents_listener)
         http_listener = Listener(host.asgi(), bind(settings.host, settings.http_port))
         functions_url = http_listener.url(settings.host)
@@ -140,6 +146,7 @@ def serve_functions(
                 models,
                 queues_tls_url,
                 identity.endpoint if identity is not None else None,
+                loading,
             )
         )
         run_until_stopped(listeners)

@@ -3,23 +3,29 @@
 Entries of the `[models]` settings table win (exact name first, then `"*"`); otherwise the
 environment decides, as the `openai` client's own variables do: `AZURE_OPENAI_ENDPOINT` means
 Azure OpenAI (the agent's model is the deployment), `OPENAI_BASE_URL` or `OPENAI_API_KEY`
-means an OpenAI-compatible server; with neither, the scripted rules answer. A table entry that
-leaves out its URL or key takes it from those same variables, so secrets can stay out of files.
+means an OpenAI-compatible server; with neither, the fallback answers: the embedded model
+(`local`, the default) or the scripted rules (`scripted`, which tests choose). A table entry
+that leaves out its URL or key takes it from those same variables, so secrets can stay out of
+files.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Literal
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from ferry.errors import ConfigError
 from ferry.models.backend import ModelBackend
 
-__all__ = ["DEFAULT_AZURE_API_VERSION", "ModelConfig", "ModelRouter"]
+__all__ = ["DEFAULT_AZURE_API_VERSION", "Fallback", "ModelConfig", "ModelRouter"]
 
 DEFAULT_AZURE_API_VERSION = "2024-10-21"
+
+Fallback = Literal["local", "scripted"]
 
 
 class ModelConfig(BaseModel):
@@ -27,7 +33,7 @@ class ModelConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    backend: Literal["openai", "azure-openai", "scripted"]
+    backend: Literal["openai", "azure-openai", "local", "scripted"]
     base_url: str | None = None
     """The server (Azure: the resource endpoint, https://NAME.openai.azure.com)."""
     api_key: str | None = None
@@ -36,6 +42,8 @@ class ModelConfig(BaseModel):
     agent's."""
     api_version: str | None = None
     """Azure OpenAI only."""
+    path: str | None = None
+    """`local` only: a GGUF file to run instead of the embedded SmolLM2 (a ChatML model)."""
 
 
 class ModelRouter:
@@ -50,14 +58,17 @@ class ModelRouter:
 
     @classmethod
     def from_environment(
-        cls, environ: Mapping[str, str], models: Mapping[str, ModelConfig] | None = None
+        cls,
+        environ: Mapping[str, str],
+        models: Mapping[str, ModelConfig] | None = None,
+        fallback: Fallback = "local",
     ) -> ModelRouter:
         if environ.get("AZURE_OPENAI_ENDPOINT"):
             default = ModelConfig(backend="azure-openai")
         elif environ.get("OPENAI_BASE_URL") or environ.get("OPENAI_API_KEY"):
             default = ModelConfig(backend="openai")
         else:
-            default = ModelConfig(backend="scripted")
+            default = ModelConfig(backend=fallback)
         entries = {name: _complete(config, environ) for name, config in (models or {}).items()}
         return cls(entries, _complete(default, environ))
 
@@ -72,6 +83,20 @@ class ModelRouter:
         if backend is None:
             backend = self._backends[config] = _build(config)
         return backend
+
+    def prepare(self) -> list[tuple[str, Future[Any]]]:
+        """Start loading every local model a name can route to, in the background; returns
+        (what, loading) pairs for whoever wants to show progress."""
+        from ferry.models.backends.local import LocalBackend
+
+        loading: list[tuple[str, Future[Any]]] = []
+        for name in [*self.models, "*"]:
+            backend = self.backend_for(name)
+            if isinstance(backend, LocalBackend) and all(
+                future is not backend.start_loading() for _, future in loading
+            ):
+                loading.append((backend.describe(), backend.start_loading()))
+        return loading
 
     def describe(self) -> list[tuple[str, str]]:
         """(model-name pattern, where it runs) rows, for the startup banner."""
@@ -113,6 +138,10 @@ def _check(name: str, config: ModelConfig) -> None:
         raise ConfigError(f"{where} needs base_url, the Azure OpenAI endpoint")
     if config.backend == "openai" and not (config.base_url or config.api_key):
         raise ConfigError(f"{where} needs base_url (an OpenAI-compatible server) or api_key")
+    if config.path and config.backend != "local":
+        raise ConfigError(f"{where}: path is for local models only")
+    if config.path and not Path(config.path).is_file():
+        raise ConfigError(f"{where}: no model file at {config.path}")
     if config.base_url and not config.base_url.startswith(("http://", "https://")):
         raise ConfigError(f"{where}: base_url must be an http(s) URL, not {config.base_url!r}")
 
@@ -120,6 +149,14 @@ def _check(name: str, config: ModelConfig) -> None:
 def _describe(config: ModelConfig) -> str:
     if config.backend == "scripted":
         return "scripted rules (no model configured)"
+    if config.backend == "local":
+        from ferry.models.weights import EMBEDDED, embedded_available
+
+        if config.path:
+            return f"local model {config.path} (llama.cpp)"
+        if embedded_available():
+            return f"embedded {EMBEDDED.name} (llama.cpp, in process)"
+        return f"embedded model, NOT INSTALLED: {EMBEDDED.install}"
     where = config.base_url or "https://api.openai.com/v1"
     served = f" as {config.model!r}" if config.model else ""
     return f"{config.backend} at {where}{served}"
@@ -130,6 +167,10 @@ def _build(config: ModelConfig) -> ModelBackend:
         from ferry.models.backends.scripted import ScriptedBackend
 
         return ScriptedBackend()
+    if config.backend == "local":
+        from ferry.models.backends.local import LocalBackend
+
+        return LocalBackend(Path(config.path) if config.path else None)
     from ferry.models.backends.openai import OpenAIBackend
 
     return OpenAIBackend.from_config(config)

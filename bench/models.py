@@ -1,0 +1,301 @@
+"""Tool-calling accuracy of the embedded model (SmolLM2-135M-Instruct on llama.cpp).
+
+38 prompts: weather questions in varied phrasings and places, prompts that need no tool,
+prompts for a second tool (GetTime) and two that need both. Each is put to the model with
+the tools offered, first GetWeather alone (the seed's agent), then both tools. Measured:
+
+- tool choice: the set of tools called is the set wanted (none for the no-tool prompts);
+- arguments: for right choices, every argument equals the wanted value (case aside);
+- grounding: after a tool answers, the final answer states the tool's result, and how the
+  answer came about: the model's own words, the model finishing an answer opened with the
+  result, or the result alone (the fallback);
+- seconds per decision and per answer.
+
+Side by side: Ferry's procedure (calibrated scores, grounded arguments, guarded answers),
+the same model without calibration, grounding or the answer guard (what a plain
+JSON-constrained decision gives), and Ferry's scripted rules (a regex, no model).
+
+    python -m bench.models [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import platform
+import statistics
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from ferry.models.backend import ChatMessage, ChatRequest, ToolCall, ToolSpec
+from ferry.models.backends.scripted import ScriptedBackend
+from ferry.models.grounding import answer_carries
+from ferry.models.toolcalling import ToolCaller
+from ferry.models.weights import EMBEDDED, find_weights
+
+console = Console(highlight=False)
+
+WEATHER = ToolSpec(
+    "GetWeather",
+    "Get the weather in location",
+    {
+        "type": "object",
+        "properties": {"location": {"type": "string", "description": "The location to look up."}},
+        "required": ["location"],
+    },
+)
+TIME = ToolSpec(
+    "GetTime",
+    "Get the current local time in a city.",
+    {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+)
+INSTRUCTIONS = (
+    "You are a helpful support agent. Answer the user's questions to the best of your ability."
+)
+
+Wanted = list[tuple[str, dict[str, str]]]
+
+
+def weather(place: str) -> Wanted:
+    return [("GetWeather", {"location": place})]
+
+
+def clock(city: str) -> Wanted:
+    return [("GetTime", {"city": city})]
+
+
+CASES: list[tuple[str, str, Wanted]] = [
+    ("weather", "What is the weather in Seattle, WA?", weather("Seattle, WA")),
+    ("weather", "How's the weather in Boston today?", weather("Boston")),
+    ("weather", "Is it raining in Paris right now?", weather("Paris")),
+    ("weather", "What's the forecast for Berlin?", weather("Berlin")),
+    ("weather", "Do I need an umbrella in London today?", weather("London")),
+    ("weather", "Tell me the temperature in Sydney.", weather("Sydney")),
+    ("weather", "Is it sunny in Madrid?", weather("Madrid")),
+    ("weather", "weather for new york please", weather("new york")),
+    ("weather", "Will it snow in Denver tomorrow?", weather("Denver")),
+    ("weather", "How cold is it in Oslo?", weather("Oslo")),
+    ("weather", "Give me the current weather for Cape Town.", weather("Cape Town")),
+    ("weather", "What's it like outside in Chicago, IL?", weather("Chicago, IL")),
+    ("weather", "Weather in Lisbon?", weather("Lisbon")),
+    ("weather", "Should I wear a jacket in Toronto today?", weather("Toronto")),
+    ("weather", "Can you check the weather in Mumbai for me?", weather("Mumbai")),
+    ("weather", "How windy is it in Wellington?", weather("Wellington")),
+    ("none", "Say hello", []),
+    ("none", "What is 2+2?", []),
+    ("none", "Thanks, that's all!", []),
+    ("none", "Write a poem about cats", []),
+    ("none", "Who wrote Hamlet?", []),
+    ("none", "Translate 'good morning' to French.", []),
+    ("none", "What is the capital of Italy?", []),
+    ("none", "Tell me a joke.", []),
+    ("none", "How do I boil an egg?", []),
+    ("none", "What can you do?", []),
+    ("none", "Summarize the plot of Cinderella.", []),
+    ("none", "Recommend a good book.", []),
+    ("time", "What time is it in Tokyo?", clock("Tokyo")),
+    ("time", "What's the local time in Chicago?", clock("Chicago")),
+    ("time", "Tell me the current time in Rome.", clock("Rome")),
+    ("time", "Is it late in Moscow right now?", clock("Moscow")),
+    ("time", "What time is it now in Dubai?", clock("Dubai")),
+    ("time", "Do you know the time in Singapore?", clock("Singapore")),
+    ("time", "Current time in Buenos Aires, please.", clock("Buenos Aires")),
+    ("time", "What hour is it in Seoul?", clock("Seoul")),
+    (
+        "both",
+        "What's the weather in Paris, and what time is it in Tokyo?",
+        weather("Paris") + clock("Tokyo"),
+    ),
+    ("both", "Weather in Oslo? Then the time in Lima.", weather("Oslo") + clock("Lima")),
+]
+
+
+def result_for(name: str, arguments: dict[str, Any]) -> str:
+    if name == "GetWeather":
+        return json.dumps(
+            {"Value": f"Weather is 68 degrees and cloudy in {arguments.get('location')}"}
+        )
+    return f"The local time in {arguments.get('city')} is 14:05"
+
+
+@dataclass
+class Score:
+    variant: str
+    tools: str
+    cases: int = 0
+    choice_right: int = 0
+    arguments_right: int = 0
+    arguments_cases: int = 0
+    answers: int = 0
+    answers_grounded: int = 0
+    sources: dict[str, int] = field(default_factory=dict)
+    decision_seconds: list[float] = field(default_factory=list)
+    answer_seconds: list[float] = field(default_factory=list)
+    misses: list[str] = field(default_factory=list)
+
+    def ratio(self, right: int, total: int) -> str:
+        return f"{right}/{total} ({100 * right / total:.0f}%)" if total else "-"
+
+
+def same(got: list[tuple[str, dict[str, Any]]], wanted: Wanted) -> tuple[bool, bool]:
+    """(the right tools, the right tools with the right arguments)."""
+    names = sorted(name for name, _ in got) == sorted(name for name, _ in wanted)
+    if not names:
+        return False, False
+
+    def norm(calls: list[tuple[str, dict[str, Any]]]) -> list[str]:
+        return sorted(
+            json.dumps({k: str(v).strip().casefold() for k, v in args.items()}, sort_keys=True)
+            + name
+            for name, args in calls
+        )
+
+    return True, norm(got) == norm(wanted)
+
+
+def request(text: str, tools: list[ToolSpec], **extra: Any) -> ChatRequest:
+    return ChatRequest(
+        "bench",
+        [ChatMessage("system", INSTRUCTIONS), ChatMessage("user", text)],
+        tools=tools,
+        max_completion_tokens=extra.pop("max_completion_tokens", 24),
+        **extra,
+    )
+
+
+def run_model(caller: ToolCaller, variant: str, tools: list[ToolSpec]) -> Score:
+    offered = {tool.name for tool in tools}
+    score = Score(variant, " + ".join(sorted(offered)))
+    for _kind, text, wanted in CASES:
+        if any(name not in offered for name, _ in wanted):
+            continue
+        score.cases += 1
+        began = time.perf_counter()
+        outcome = caller.turn(request(text, tools))
+        score.decision_seconds.append(time.perf_counter() - began)
+        got = [(call.name, call.arguments) for call in outcome.calls]
+        choice, arguments = same(got, wanted) if wanted else (not got, not got)
+        score.choice_right += choice
+        if not choice:
+            score.misses.append(f"{text!r} → {got or 'no call'}")
+        if not (choice and wanted):
+            continue
+        score.arguments_cases += 1
+        score.arguments_right += arguments
+        if not arguments:
+            score.misses.append(f"{text!r} → arguments {got}")
+        calls = tuple(
+            ToolCall(f"call_{i}", name, json.dumps(args)) for i, (name, args) in enumerate(got)
+        )
+        results = [result_for(call.name, json.loads(call.arguments)) for call in calls]
+        follow = ChatRequest(
+            "bench",
+            [
+                ChatMessage("system", INSTRUCTIONS),
+                ChatMessage("user", text),
+                ChatMessage("assistant", tool_calls=calls),
+                *(
+                    ChatMessage("tool", result, tool_call_id=call.id)
+                    for call, result in zip(calls, results, strict=True)
+                ),
+            ],
+            tools=tools,
+            max_completion_tokens=80,
+        )
+        began = time.perf_counter()
+        answer = caller.turn(follow)
+        score.answer_seconds.append(time.perf_counter() - began)
+        score.answers += 1
+        facts = [json.loads(r)["Value"] if r.startswith("{") else r for r in results]
+        grounded = all(answer_carries(answer.text or "", fact) for fact in facts)
+        score.answers_grounded += grounded
+        score.sources[answer.answer_source] = score.sources.get(answer.answer_source, 0) + 1
+        if not grounded:
+            score.misses.append(f"{text!r} → answer {answer.text!r}")
+    return score
+
+
+def run_scripted(tools: list[ToolSpec]) -> Score:
+    """The scripted rules: a call for "weather in/for/at X", else none; their answer after a
+    tool is "NAME says: RESULT"."""
+    backend = ScriptedBackend()
+    offered = {tool.name for tool in tools}
+    score = Score("scripted rules (no model)", " + ".join(sorted(offered)))
+    for _kind, text, wanted in CASES:
+        if any(name not in offered for name, _ in wanted):
+            continue
+        score.cases += 1
+        result = asyncio.run(backend.complete(request(text, tools)))
+        got = [(call.name, json.loads(call.arguments)) for call in result.tool_calls]
+        choice, arguments = same(got, wanted) if wanted else (not got, not got)
+        score.choice_right += choice
+        if choice and wanted:
+            score.arguments_cases += 1
+            score.arguments_right += arguments
+            score.answers += 1
+            score.answers_grounded += 1  # it quotes every result by construction
+            score.sources["result"] = score.sources.get("result", 0) + 1
+    return score
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--json", action="store_true", help="print the scores as JSON")
+    options = parser.parse_args()
+    weights = find_weights()
+    if weights is None:
+        raise SystemExit(f"the embedded model is not installed: {EMBEDDED.install}")
+    from ferry.models.llamacpp import LlamaRunner
+
+    began = time.perf_counter()
+    runner = LlamaRunner(weights)
+    loaded = time.perf_counter() - began
+    variants = [
+        ("Ferry (calibrated, grounded, guarded)", ToolCaller(runner)),
+        (
+            "same model, plain constrained decision",
+            ToolCaller(runner, calibrate=False, ground=False, guard_answers=False),
+        ),
+    ]
+    scores: list[Score] = []
+    for tools in ([WEATHER], [WEATHER, TIME]):
+        for name, caller in variants:
+            with console.status(f"{name}, tools {[t.name for t in tools]}"):
+                scores.append(run_model(caller, name, tools))
+        scores.append(run_scripted(tools))
+    if options.json:
+        print(json.dumps([asdict(s) for s in scores], indent=2))
+        return
+    table = Table(title=f"{EMBEDDED.name}: tool-calling accuracy ({platform.processor()})")
+    for column in ("tools offered", "variant", "tool choice", "arguments", "answer states result"):
+        table.add_column(column)
+    table.add_column("answer came from")
+    table.add_column("s/decision", justify="right")
+    table.add_column("s/answer", justify="right")
+    for s in scores:
+        table.add_row(
+            s.tools,
+            s.variant,
+            s.ratio(s.choice_right, s.cases),
+            s.ratio(s.arguments_right, s.arguments_cases),
+            s.ratio(s.answers_grounded, s.answers),
+            ", ".join(f"{k} {v}" for k, v in sorted(s.sources.items())),
+            f"{statistics.mean(s.decision_seconds):.2f}" if s.decision_seconds else "-",
+            f"{statistics.mean(s.answer_seconds):.2f}" if s.answer_seconds else "-",
+        )
+    console.print(f"model loaded in {loaded:.2f} s from {weights}")
+    console.print(table)
+    for s in scores:
+        if s.misses and s.variant.startswith("Ferry"):
+            console.print(f"[bold]{s.variant}, {s.tools}: misses[/bold]")
+            for miss in s.misses:
+                console.print(f"  {miss}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,73 @@
+"""The checks that keep the embedded model's tool calls and answers tied to real text."""
+
+from __future__ import annotations
+
+import pytest
+
+from ferry.models.grounding import answer_carries, clauses, grounded, result_text
+
+LOCATION = {"type": "object", "properties": {"location": {"type": "string"}}}
+
+
+@pytest.mark.parametrize(
+    ("arguments", "text", "expected"),
+    [
+        ({"location": "Seattle, WA"}, "What is the weather in Seattle, WA?", True),
+        ({"location": "seattle,   wa"}, "What is the weather in Seattle, WA?", True),
+        ({"location": "Paris"}, "Thanks, that's all!", False),
+        ({"location": "cat"}, "Write a poem about cats", False),
+        ({"location": ""}, "Weather please", False),
+        ({"days": 3, "location": "Oslo"}, "Oslo weather for the next 3 days", True),
+        ({"days": 5.0, "location": "Oslo"}, "Oslo weather for the next 5 days", True),
+        ({"days": 4}, "Oslo weather for the next 3 days", False),
+        ({"metric": True, "places": ["Rome", "Oslo"]}, "Rome or Oslo?", True),
+        ({"places": ["Rome", "Lima"]}, "Rome or Oslo?", False),
+    ],
+)
+def test_arguments_must_come_from_the_users_words(
+    arguments: dict[str, object], text: str, expected: bool
+) -> None:
+    assert grounded(arguments, text, LOCATION) is expected
+
+
+def test_values_the_schema_enumerates_need_no_grounding() -> None:
+    schema = {
+        "type": "object",
+        "properties": {"unit": {"enum": ["celsius", "fahrenheit"]}, "location": {}},
+    }
+    assert grounded({"unit": "celsius", "location": "Oslo"}, "How cold is Oslo?", schema)
+    assert not grounded({"unit": "kelvin", "location": "Oslo"}, "How cold is Oslo?", schema)
+
+
+def test_messages_are_cut_where_they_may_ask_for_separate_things() -> None:
+    assert clauses("What's the weather in Paris, and what time is it in Tokyo?") == [
+        "What's the weather in Paris,",
+        "what time is it in Tokyo?",
+    ]
+    assert clauses("Weather in Oslo? Then the time in Rome.") == [
+        "Weather in Oslo?",
+        "Then the time in Rome.",
+    ]
+    assert clauses("What is the weather in Seattle, WA?") == ["What is the weather in Seattle, WA?"]
+    assert clauses("   ") == []
+
+
+def test_a_queue_answer_is_read_for_its_value() -> None:
+    assert result_text('{"Value": "Weather is 74 degrees", "CorrelationId": "1"}') == (
+        "Weather is 74 degrees"
+    )
+    assert result_text('{"temperature": 74}') == '{"temperature": 74}'
+    assert result_text("  plain text  ") == "plain text"
+    assert result_text("[1, 2]") == "[1, 2]"
+
+
+def test_an_answer_must_state_the_result() -> None:
+    fact = "Weather is 74 degrees and sunny in Seattle, WA"
+    assert answer_carries(f"{fact}. Enjoy!", fact)
+    assert answer_carries("weather is 74 degrees and  sunny in seattle, wa", fact)
+    assert not answer_carries("The weather in Seattle is 74 degrees and sunny.", fact)
+    assert not answer_carries("It is sunny.", fact)
+    long = "Readings:\nTemperature 74 F, humidity 40 %, wind 12 mph from the north-west."
+    assert answer_carries("It is 74 F with 40 % humidity and 12 mph wind.", long)
+    assert not answer_carries("It is 74 F and windy.", long)
+    assert answer_carries("anything", "")
