@@ -61,6 +61,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
 	$(BIN)/python -m bench.functions
 	$(BIN)/python -m bench.agents
+	$(BIN)/python -m bench.models
 
 clean:
 	rm -rf $(VENV) .venv-clients .ferry .bench .mypy_cache .pytest_cache .ruff_cache

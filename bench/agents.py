@@ -158,7 +158,12 @@ def run(runs: int, sleep: float) -> Report:
             ["start", "--app", str(app), "--queue-port", "0", "--http-port", "0"]
             + ["--agents-port", "0", "--queue-tls-port", "0", "--identity-port", "0"],
             work / "data",
-            env={"AzureWebJobsStorage": "UseDevelopmentStorage=true", "BENCH_SLEEP": str(sleep)},
+            env={
+                "AzureWebJobsStorage": "UseDevelopmentStorage=true",
+                "BENCH_SLEEP": str(sleep),
+                # Ferry's own overhead is measured, so the model must cost nothing.
+                "FERRY_FALLBACK_MODEL": "scripted",
+            },
         )
         pid = child.process.pid
         time.sleep(2.0)

@@ -85,7 +85,10 @@ def main() -> None:
             ["start", "--app", str(app), "--queue-port", "0", "--http-port", "0"]
             + ["--agents-port", "0", "--queue-tls-port", "0", "--identity-port", "0"],
             work / "instant",
-            env={"AzureWebJobsStorage": "UseDevelopmentStorage=true"},
+            env={
+                "AzureWebJobsStorage": "UseDevelopmentStorage=true",
+                "FERRY_FALLBACK_MODEL": "scripted",
+            },
         )
         children.append(started)
         instant = measure(

@@ -1,8 +1,9 @@
 """Tool-calling accuracy of the embedded model (SmolLM2-135M-Instruct on llama.cpp).
 
-38 prompts: weather questions in varied phrasings and places, prompts that need no tool,
-prompts for a second tool (GetTime) and two that need both. Each is put to the model with
-the tools offered, first GetWeather alone (the seed's agent), then both tools. Measured:
+38 prompts (`--prompts dev`: 30 others, for tuning): weather questions in varied phrasings
+and places, prompts that need no tool, prompts for a second tool (GetTime) and two that
+need both. Each is put to the model with the tools offered, first GetWeather alone (the
+seed's agent), then both tools. Measured:
 
 - tool choice: the set of tools called is the set wanted (none for the no-tool prompts);
 - arguments: for right choices, every argument equals the wanted value (case aside);
@@ -11,9 +12,10 @@ the tools offered, first GetWeather alone (the seed's agent), then both tools. M
   result, or the result alone (the fallback);
 - seconds per decision and per answer.
 
-Side by side: Ferry's procedure (calibrated scores, grounded arguments, guarded answers),
-the same model without calibration, grounding or the answer guard (what a plain
-JSON-constrained decision gives), and Ferry's scripted rules (a regex, no model).
+Side by side: Ferry's procedure (calibrated and channel scores, grounded arguments, guarded
+answers), the same without the channel score, the same without the answer guard (how often
+the model's own answer states the result), the same model with raw scores and no checks,
+and Ferry's scripted rules (a regex, no model).
 
     python -m bench.models [--json]
 """
@@ -23,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import platform
 import statistics
 import time
@@ -115,6 +118,41 @@ CASES: list[tuple[str, str, Wanted]] = [
 ]
 
 
+DEV_CASES: list[tuple[str, str, Wanted]] = [
+    ("weather", "What's the temperature like in Athens?", weather("Athens")),
+    ("weather", "Any rain expected in Dublin?", weather("Dublin")),
+    ("weather", "Is it hot in Cairo today?", weather("Cairo")),
+    ("weather", "Weather report for Vancouver, BC", weather("Vancouver, BC")),
+    ("weather", "How humid is it in Bangkok?", weather("Bangkok")),
+    ("weather", "Is it foggy in San Francisco this morning?", weather("San Francisco")),
+    ("weather", "What are the conditions in Reykjavik?", weather("Reykjavik")),
+    ("weather", "Tell me the weather for Miami.", weather("Miami")),
+    ("weather", "Will I need sunscreen in Phoenix?", weather("Phoenix")),
+    ("weather", "Is it stormy in Manila?", weather("Manila")),
+    ("none", "Good morning!", []),
+    ("none", "What's your name?", []),
+    ("none", "Explain photosynthesis.", []),
+    ("none", "List three prime numbers.", []),
+    ("none", "Who painted the Mona Lisa?", []),
+    ("none", "Give me a recipe for pancakes.", []),
+    ("none", "What is the square root of 81?", []),
+    ("none", "Spell 'necessary'.", []),
+    ("none", "Tell me about the history of Rome.", []),
+    ("none", "Describe the city of Paris.", []),
+    ("none", "Bye!", []),
+    ("none", "Can you help me write an email?", []),
+    ("time", "What's the time in Los Angeles?", clock("Los Angeles")),
+    ("time", "Tell me the time in Nairobi.", clock("Nairobi")),
+    ("time", "What time is it over in Berlin?", clock("Berlin")),
+    ("time", "Clock check: Sydney?", clock("Sydney")),
+    ("time", "Is it morning in Honolulu now?", clock("Honolulu")),
+    ("time", "Local time in Istanbul?", clock("Istanbul")),
+    ("time", "What's the current hour in Mexico City?", clock("Mexico City")),
+    ("time", "Is it midnight in Beijing?", clock("Beijing")),
+]
+"""Prompts for tuning (the call threshold was chosen on these); CASES are for reporting."""
+
+
 def result_for(name: str, arguments: dict[str, Any]) -> str:
     if name == "GetWeather":
         return json.dumps(
@@ -168,10 +206,12 @@ def request(text: str, tools: list[ToolSpec], **extra: Any) -> ChatRequest:
     )
 
 
-def run_model(caller: ToolCaller, variant: str, tools: list[ToolSpec]) -> Score:
+def run_model(
+    caller: ToolCaller, variant: str, tools: list[ToolSpec], cases: list[tuple[str, str, Wanted]]
+) -> Score:
     offered = {tool.name for tool in tools}
     score = Score(variant, " + ".join(sorted(offered)))
-    for _kind, text, wanted in CASES:
+    for _kind, text, wanted in cases:
         if any(name not in offered for name, _ in wanted):
             continue
         score.cases += 1
@@ -220,13 +260,13 @@ def run_model(caller: ToolCaller, variant: str, tools: list[ToolSpec]) -> Score:
     return score
 
 
-def run_scripted(tools: list[ToolSpec]) -> Score:
+def run_scripted(tools: list[ToolSpec], cases: list[tuple[str, str, Wanted]]) -> Score:
     """The scripted rules: a call for "weather in/for/at X", else none; their answer after a
     tool is "NAME says: RESULT"."""
     backend = ScriptedBackend()
     offered = {tool.name for tool in tools}
     score = Score("scripted rules (no model)", " + ".join(sorted(offered)))
-    for _kind, text, wanted in CASES:
+    for _kind, text, wanted in cases:
         if any(name not in offered for name, _ in wanted):
             continue
         score.cases += 1
@@ -246,7 +286,14 @@ def run_scripted(tools: list[ToolSpec]) -> Score:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", action="store_true", help="print the scores as JSON")
+    parser.add_argument(
+        "--prompts",
+        choices=["report", "dev"],
+        default="report",
+        help="the 38 reported prompts, or the 30 the call threshold was tuned on",
+    )
     options = parser.parse_args()
+    cases = CASES if options.prompts == "report" else DEV_CASES
     weights = find_weights()
     if weights is None:
         raise SystemExit(f"the embedded model is not installed: {EMBEDDED.install}")
@@ -257,21 +304,24 @@ def main() -> None:
     loaded = time.perf_counter() - began
     variants = [
         ("Ferry (calibrated, grounded, guarded)", ToolCaller(runner)),
+        ("without the channel score", ToolCaller(runner, channel=False)),
+        ("without the answer guard", ToolCaller(runner, guard_answers=False)),
         (
-            "same model, plain constrained decision",
-            ToolCaller(runner, calibrate=False, ground=False, guard_answers=False),
+            "same model, raw scores, no checks",
+            ToolCaller(runner, calibrate=False, channel=False, ground=False, guard_answers=False),
         ),
     ]
     scores: list[Score] = []
     for tools in ([WEATHER], [WEATHER, TIME]):
         for name, caller in variants:
             with console.status(f"{name}, tools {[t.name for t in tools]}"):
-                scores.append(run_model(caller, name, tools))
-        scores.append(run_scripted(tools))
+                scores.append(run_model(caller, name, tools, cases))
+        scores.append(run_scripted(tools, cases))
     if options.json:
         print(json.dumps([asdict(s) for s in scores], indent=2))
         return
-    table = Table(title=f"{EMBEDDED.name}: tool-calling accuracy ({platform.processor()})")
+    machine = f"{platform.machine()}, {os.cpu_count()} cores"
+    table = Table(title=f"{EMBEDDED.name}: tool-calling accuracy ({machine})")
     for column in ("tools offered", "variant", "tool choice", "arguments", "answer states result"):
         table.add_column(column)
     table.add_column("answer came from")

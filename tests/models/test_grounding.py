@@ -1,10 +1,19 @@
-"""The checks that keep the embedded model's tool calls and answers tied to real text."""
+"""The checks that keep the embedded model's tool calls and answers tied to real text, and
+the ChatML it is prompted with."""
 
 from __future__ import annotations
 
 import pytest
 
-from ferry.models.grounding import answer_carries, clauses, grounded, result_text
+from ferry.models.chatml import render
+from ferry.models.grounding import (
+    answer_carries,
+    clauses,
+    extend_name,
+    grounded,
+    result_text,
+    spans,
+)
 
 LOCATION = {"type": "object", "properties": {"location": {"type": "string"}}}
 
@@ -71,3 +80,32 @@ def test_an_answer_must_state_the_result() -> None:
     assert answer_carries("It is 74 F with 40 % humidity and 12 mph wind.", long)
     assert not answer_carries("It is 74 F and windy.", long)
     assert answer_carries("anything", "")
+
+
+def test_spans_are_the_runs_of_the_users_words() -> None:
+    found = spans("Weather in Seattle, WA?")
+    assert {"Seattle, WA", "Seattle", "WA", "Weather in Seattle, WA"} <= set(found)
+    assert all(not s.endswith(("?", ",")) for s in found)
+    assert "Weather WA" not in found
+    assert max(len(s.split()) for s in spans(" ".join(["w"] * 20), longest=3)) == 3
+    assert spans("") == []
+
+
+def test_a_name_cut_short_is_carried_over_its_capitalised_words() -> None:
+    text = "Current time in Buenos Aires, please."
+    assert extend_name("Buenos", text) == "Buenos Aires"
+    assert extend_name("Buenos Aires", text) == "Buenos Aires"
+    assert extend_name("time", text) == "time"
+    assert extend_name("Seattle", "Weather in Seattle, WA") == "Seattle"
+    assert extend_name("Oslo", "no such place") == "Oslo"
+
+
+def test_chatml_turns_and_an_open_reply() -> None:
+    text = render([("system", " Be brief. "), ("user", "Hi")], reply='{"tool": "')
+    assert text == (
+        "<|im_start|>system\nBe brief.<|im_end|>\n"
+        "<|im_start|>user\nHi<|im_end|>\n"
+        '<|im_start|>assistant\n{"tool": "'
+    )
+    assert render([("system", "s")], role="user").endswith("<|im_start|>user\n")
+    assert render([("user", "x")], reply=None) == "<|im_start|>user\nx<|im_end|>\n"

@@ -18,10 +18,10 @@ Turn = tuple[str, str]
 """(role, text)."""
 
 
-def render(turns: Sequence[Turn], *, reply: str | None = "") -> str:
-    """`turns` in ChatML; unless `reply` is None, an open assistant turn that already says
+def render(turns: Sequence[Turn], *, reply: str | None = "", role: str = "assistant") -> str:
+    """`turns` in ChatML; unless `reply` is None, an open turn of `role` that already says
     `reply`, for the model to go on from."""
-    text = "".join(f"{START}{role}\n{content.strip()}{END}\n" for role, content in turns)
+    text = "".join(f"{START}{who}\n{content.strip()}{END}\n" for who, content in turns)
     if reply is not None:
-        text += f"{START}assistant\n{reply}"
+        text += f"{START}{role}\n{reply}"
     return text

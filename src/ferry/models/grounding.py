@@ -17,12 +17,17 @@ from typing import Any
 __all__ = [
     "answer_carries",
     "clauses",
+    "extend_name",
     "grounded",
     "result_text",
+    "spans",
 ]
 
 _SPACE = re.compile(r"\s+")
 _NUMBER = re.compile(r"-?\d+(?:[.,]\d+)?")
+_WORD = re.compile(r"\S+")
+_EDGE = " ?!.,;:'\"()"
+_NAME_GOES_ON = re.compile(r"\s+([A-Z][\w'-]*)")
 _CLAUSE = re.compile(r"(?<=[?!.;])\s+|\s+(?:and then|and also|and|then)\s+", re.IGNORECASE)
 
 
@@ -85,6 +90,31 @@ def _occurs(value: str, text: str) -> bool:
     if not value:
         return False
     return re.search(rf"(?<!\w){re.escape(value)}(?!\w)", text) is not None
+
+
+def spans(text: str, longest: int = 6) -> list[str]:
+    """Every run of up to `longest` words of `text`, without the punctuation at its ends:
+    the values an argument may take when it must be copied from the user's words."""
+    words = list(_WORD.finditer(text))
+    found: set[str] = set()
+    for first in range(len(words)):
+        for last in range(first, min(len(words), first + longest)):
+            span = text[words[first].start() : words[last].end()].strip(_EDGE)
+            if span:
+                found.add(span)
+    return sorted(found)
+
+
+def extend_name(value: str, text: str) -> str:
+    """`value` carried on over the capitalised words that follow it in `text`: a span chosen
+    a token at a time can stop inside a name ("Buenos" of "Buenos Aires")."""
+    at = text.find(value)
+    if at < 0 or not value[:1].isupper():
+        return value
+    end = at + len(value)
+    while (more := _NAME_GOES_ON.match(text, end)) is not None:
+        end = more.end()
+    return text[at:end].strip(_EDGE)
 
 
 def clauses(text: str) -> list[str]:

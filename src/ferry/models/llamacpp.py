@@ -90,9 +90,10 @@ class LlamaRunner:
             scores.append(total)
         return scores
 
-    def grammar(self, schema: dict[str, Any] | None) -> Any:
+    def grammar(self, schema: dict[str, Any] | None, *, keep: bool = True) -> Any:
         """A grammar admitting JSON that fits `schema` (any JSON value with None); a schema
-        llama.cpp cannot translate falls back to any JSON object."""
+        llama.cpp cannot translate falls back to any JSON object. Grammars are kept for the
+        next call unless `keep` is False (a schema made for one message)."""
         key = json.dumps(schema, sort_keys=True) if schema is not None else ""
         grammar = self._grammars.get(key)
         if grammar is None:
@@ -104,7 +105,8 @@ class LlamaRunner:
                 grammar = LlamaGrammar.from_json_schema(key, verbose=False)
             except Exception:
                 grammar = LlamaGrammar.from_string(JSON_GBNF, verbose=False)
-            self._grammars[key] = grammar
+            if keep:
+                self._grammars[key] = grammar
         return grammar
 
     def generate(

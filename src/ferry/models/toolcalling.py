@@ -7,11 +7,18 @@ steps the model is good at, each one checked:
 1. **Which tool, or none.** The model is shown the tools and the user's message, and its turn
    is opened with `{"tool": "`. Each tool name and `none` is scored by its log-probability
    there, minus its score after a content-free message ("N/A"), which removes the model's
-   bias toward whichever name it likes best. The highest wins.
+   bias toward whichever name it likes best; the best tool is the candidate. Whether to call
+   it at all also weighs how much likelier the user's words are when the model has been told
+   the user wants what a tool describes than when it has not (a "channel" score): tools are
+   called when the candidate's lead over `none` plus the best channel score passes
+   `CALL_THRESHOLD`.
 2. **Arguments.** Decoded under a grammar made from the tool's JSON schema, so they always
-   parse and fit.
+   parse and fit; each free-text string is further held to the runs of words of the user's
+   message (the model picks "Dubai" out of the message instead of inventing "Dhuhr").
 3. **Grounding.** A call whose string or number arguments do not occur, as whole words, in
-   the user's text is dropped: invented arguments are the typical mistake.
+   the user's text is dropped: invented arguments are the typical mistake. So is a call
+   whose copied string the model itself finds an unlikely value for its parameter (mean
+   log-probability per token below `PLAUSIBLE`): "Say hello" is no location.
 4. **Several calls.** A message in several clauses ("… in Paris, and what time is it in
    Tokyo?") is decided clause by clause, so each can get its own call.
 5. **The answer after a tool ran.** The model answers; if its answer does not state the
@@ -30,7 +37,14 @@ from typing import Any, Literal
 
 from ferry.models.backend import ChatMessage, ChatRequest, ToolSpec
 from ferry.models.chatml import END, Turn, render
-from ferry.models.grounding import answer_carries, clauses, grounded, result_text
+from ferry.models.grounding import (
+    answer_carries,
+    clauses,
+    extend_name,
+    grounded,
+    result_text,
+    spans,
+)
 from ferry.models.llamacpp import LlamaRunner
 
 __all__ = ["DecidedCall", "Outcome", "ToolCaller"]
@@ -39,7 +53,16 @@ DEFAULT_SYSTEM = "You are a helpful assistant."
 CONTENT_FREE = "N/A"
 NONE = "none"
 ARGUMENT_TOKENS = 120
+SPAN_WORDS = 80
+"""Messages up to this many words have their string arguments held to their spans; longer
+ones get free decoding (the grammar would grow too large), then the grounding check."""
 DEFAULT_ANSWER_TOKENS = 400
+CALL_THRESHOLD = 3.0
+"""Chosen on the development prompts of `bench/models.py` (`--prompts dev`), not on the
+prompts it reports; see docs/models.md."""
+CHANNEL_BASELINE = "The user asks for something."
+PLAUSIBLE = -3.0
+"""Chosen, like CALL_THRESHOLD, on the development prompts."""
 
 AnswerSource = Literal["model", "model-prompted", "result", "chat"]
 
@@ -70,12 +93,14 @@ class ToolCaller:
         runner: LlamaRunner,
         *,
         calibrate: bool = True,
+        channel: bool = True,
         ground: bool = True,
         guard_answers: bool = True,
     ) -> None:
         """The switches turn steps off, so the benchmark can show what each is worth."""
         self.runner = runner
         self.calibrate = calibrate
+        self.channel = channel
         self.ground = ground
         self.guard_answers = guard_answers
         self._baselines: dict[str, list[float]] = {}
@@ -115,7 +140,7 @@ class ToolCaller:
                 continue
             arguments = self._arguments(system, tool, part)
             call = DecidedCall(tool.name, arguments if arguments is not None else {})
-            if required or not self.ground or _fits(arguments, part, tool):
+            if required or not self.ground or self._fits(system, tool, part, arguments):
                 if call not in outcome.calls:
                     outcome.calls.append(call)
             else:
@@ -144,37 +169,71 @@ class ToolCaller:
             continuations,
         )
         calibrated = [s - b for s, b in zip(scores, baseline, strict=True)]
+        lead = calibrated[: len(tools)]
+        best = max(range(len(tools)), key=lead.__getitem__)
         if not allow_none:
-            calibrated = calibrated[:-1]
-        best = max(range(len(calibrated)), key=calibrated.__getitem__)
-        return tools[best] if best < len(tools) else None
+            return tools[best]
+        if not self.channel:
+            return tools[best] if lead[best] > calibrated[-1] else None
+        evidence = max(self._channel(tools, text)) + lead[best] - calibrated[-1]
+        return tools[best] if evidence > CALL_THRESHOLD else None
+
+    def _channel(self, tools: Sequence[ToolSpec], text: str) -> list[float]:
+        """Per tool: log p(text | the user wants what the tool describes) − log p(text)."""
+        ending = [text.strip() + END]
+        prior = self.runner.score(render([("system", CHANNEL_BASELINE)], role="user"), ending)[0]
+        return [
+            self.runner.score(
+                render(
+                    [("system", f"The user asks for this: {tool.description or tool.name}")],
+                    role="user",
+                ),
+                ending,
+            )[0]
+            - prior
+            for tool in tools
+        ]
 
     def _arguments(self, system: str, tool: ToolSpec, text: str) -> dict[str, Any] | None:
         """The call's arguments, or None when the model could not produce an object."""
         schema = tool.parameters if isinstance(tool.parameters, dict) else {"type": "object"}
         if not schema.get("properties"):
             return {}
-        prompt = render(
-            [
-                (
-                    "system",
-                    f"{system}\n\nCall the tool {tool.name}: {tool.description}\n"
-                    "Reply with its arguments as JSON, taking each value from the user's words.",
-                ),
-                ("user", text),
-            ]
-        )
+        prompt = _argument_prompt(system, tool, text)
+        held = _held_to_spans(schema, text) if self.ground else None
         generation = self.runner.generate(
             prompt,
             max_tokens=ARGUMENT_TOKENS,
             stop=[END],
-            grammar=self.runner.grammar({"type": "object", **schema}),
+            grammar=self.runner.grammar({"type": "object", **(held or schema)}, keep=not held),
         )
         try:
             value = json.loads(generation.text)
         except ValueError:
             return None
-        return value if isinstance(value, dict) else None
+        if not isinstance(value, dict):
+            return None
+        if held:
+            value = {k: extend_name(v, text) if isinstance(v, str) else v for k, v in value.items()}
+        return value
+
+    def _fits(
+        self, system: str, tool: ToolSpec, text: str, arguments: dict[str, Any] | None
+    ) -> bool:
+        """Step 3: the arguments are the user's words, and plausible for their parameters."""
+        if arguments is None or not grounded(arguments, text, tool.parameters):
+            return False
+        for name, value in arguments.items():
+            if not isinstance(value, str) or not value:
+                continue
+            opening = _argument_prompt(system, tool, text, reply=json.dumps({name: ""})[:-2])
+            pieces = len(self.runner.tokens(opening + json.dumps(value)[1:])) - len(
+                self.runner.tokens(opening)
+            )
+            [total] = self.runner.score(opening, [json.dumps(value)[1:]])
+            if total / max(pieces, 1) < PLAUSIBLE:
+                return False
+        return True
 
     # -- step 5 and plain chat --------------------------------------------------------------
 
@@ -305,8 +364,38 @@ def _parsed(arguments: str) -> Any:
         return arguments
 
 
-def _fits(arguments: dict[str, Any] | None, text: str, tool: ToolSpec) -> bool:
-    return arguments is not None and grounded(arguments, text, tool.parameters)
+def _argument_prompt(system: str, tool: ToolSpec, text: str, reply: str = "") -> str:
+    return render(
+        [
+            (
+                "system",
+                f"{system}\n\nCall the tool {tool.name}: {tool.description}\n"
+                "Reply with its arguments as JSON, taking each value from the user's words.",
+            ),
+            ("user", text),
+        ],
+        reply=reply,
+    )
+
+
+def _held_to_spans(schema: dict[str, Any], text: str) -> dict[str, Any] | None:
+    """`schema` with each top-level free-text string property limited to the spans of
+    `text`; None when there is none to limit or the message is too long."""
+    properties = schema.get("properties")
+    if not isinstance(properties, dict) or len(text.split()) > SPAN_WORDS:
+        return None
+    choices = spans(text)
+    limited = {
+        name: {**spec, "enum": choices}
+        if isinstance(spec, dict)
+        and spec.get("type") == "string"
+        and not {"enum", "const", "format", "pattern"} & spec.keys()
+        else spec
+        for name, spec in properties.items()
+    }
+    if limited == properties or not choices:
+        return None
+    return {**schema, "properties": limited}
 
 
 def _states(answer: str, facts: Sequence[str]) -> bool:
