@@ -81,6 +81,12 @@ class Settings(BaseSettings):
         ge=0,
         description="seconds running function invocations get to finish at shutdown",
     )
+    trigger_hold: int = Field(
+        default=600,
+        ge=1,
+        description="seconds a queue-triggered message stays hidden while its function runs "
+        "(renewed at half); a host that dies lets it reappear after this (the real host: 600)",
+    )
     purge_interval: float = Field(
         default=5.0, gt=0, description="seconds between sweeps of expired queue messages"
     )

@@ -53,3 +53,32 @@ def test_host_polls_a_separate_queue_service(
     source.create_queue()
     source.send_message("over http")
     assert collect(queue_client(queues, "plain-out", base64=False), 1) == ["got over http"]
+
+
+def test_kill_9_of_the_host_loses_no_message(
+    start_app: StartApp, queue_server_factory: ServerFactory
+) -> None:
+    """`kill -9` of `ferry functions` with invocations in flight: their messages stay hidden
+    for the trigger's hold (2 s here, 600 s by default as in the real host), then reappear,
+    and the next host processes every one (at least once)."""
+    server = queue_server_factory("sqlite")
+    queues = server.url("queues")
+    env = {"AzureWebJobsStorage": connection_string(queues), "FERRY_TRIGGER_HOLD": "2"}
+    host = start_app("queueapp", command="functions", env={**env, "SLOW_SECONDS": "30"})
+    source = queue_client(queues, "slow-in")
+    source.create_queue()
+    sent = [f"in flight {i}".encode() for i in range(6)]
+    for body in sent:
+        source.send_message(body)
+    deadline = time.monotonic() + 10
+    while source.get_queue_properties().approximate_message_count and any(
+        True for _ in source.peek_messages(max_messages=1)
+    ):
+        assert time.monotonic() < deadline, "the host never took the messages"
+        time.sleep(0.05)
+    host.kill()  # mid-invocation: each sleeps 30 s
+    started = time.monotonic()
+    start_app("queueapp", command="functions", env={**env, "SLOW_SECONDS": "0"})
+    found = collect(queue_client(queues, "slow-out"), len(sent), timeout=30)
+    assert sorted(set(found)) == sorted(sent)
+    assert time.monotonic() - started >= 1.0  # they were hidden, not dropped and resent

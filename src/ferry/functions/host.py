@@ -38,7 +38,7 @@ from ferry.functions.records import InvocationRecords
 from ferry.functions.schedules import TimerSchedules
 from ferry.functions.spec import FunctionSpec
 from ferry.functions.triggers.http import HttpRoute, RouteError
-from ferry.functions.triggers.queue import QueueTrigger, message_datum
+from ferry.functions.triggers.queue import HIDE_SECONDS, QueueTrigger, message_datum
 from ferry.functions.triggers.timer import TimerTrigger, timer_datum
 from ferry.queues.endpoint import Received
 from ferry.store.database import Database
@@ -74,8 +74,10 @@ class FunctionsHost:
         *,
         enable_auth: bool = False,
         shutdown_grace: float = SHUTDOWN_GRACE,
+        trigger_hold: int = HIDE_SECONDS,
     ) -> None:
         self.app = app
+        self.trigger_hold = trigger_hold
         self.shutdown_grace = shutdown_grace
         self.config = config
         self.connections = connections
@@ -101,7 +103,14 @@ class FunctionsHost:
                     function.trigger.setting("connection"), function.name
                 )
                 self.queue_triggers.append(
-                    QueueTrigger(function, endpoint, config.queues, self.invoker, self.outputs)
+                    QueueTrigger(
+                        function,
+                        endpoint,
+                        config.queues,
+                        self.invoker,
+                        self.outputs,
+                        hold=self.trigger_hold,
+                    )
                 )
             elif kind == "timerTrigger":
                 self.timer_triggers.append(

@@ -103,6 +103,7 @@ def serve_functions(
             settings.data,
             enable_auth=enable_auth,
             shutdown_grace=settings.shutdown_grace,
+            trigger_hold=settings.trigger_hold,
         )
         agents_url = None
         models = None

@@ -63,8 +63,11 @@ class QueueTrigger:
         options: QueueOptions,
         invoker: Invoker,
         outputs: OutputWriter,
+        *,
+        hold: int = HIDE_SECONDS,
     ) -> None:
         self.function = function
+        self.hold = hold
         self.endpoint = endpoint
         self.options = options
         self.invoker = invoker
@@ -92,9 +95,7 @@ class QueueTrigger:
             if arrivals is not None:
                 arrivals.clear()
             try:
-                batch = await self.endpoint.receive(
-                    self.queue, self.options.batch_size, HIDE_SECONDS
-                )
+                batch = await self.endpoint.receive(self.queue, self.options.batch_size, self.hold)
             except Exception as exc:
                 host_log.warning(
                     "Function '%s': cannot read queue '%s' on %s: %s",
@@ -199,8 +200,8 @@ class QueueTrigger:
         the message a new pop receipt)."""
         current = message
         try:
-            while not (await asyncio.wait([call], timeout=HIDE_SECONDS / 2))[0]:
-                renewed = await self.endpoint.hide(self.queue, current, HIDE_SECONDS)
+            while not (await asyncio.wait([call], timeout=self.hold / 2))[0]:
+                renewed = await self.endpoint.hide(self.queue, current, self.hold)
                 if renewed is not None:
                     current = renewed
                     task = asyncio.current_task()
