@@ -63,5 +63,10 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.agents
 	$(BIN)/python -m bench.models
 
+# The long form of the reliability suites (tests/reliability): 15 kills instead of 3, a
+# 10-minute load instead of 20 s, three PostgreSQL restarts instead of one.
+soak: $(STAMP) $(SEED_CLIENT) $(SEED_B2_CLIENT)
+	FERRY_SOAK=1 CI=true $(BIN)/pytest tests/reliability -s
+
 clean:
 	rm -rf $(VENV) .venv-clients .ferry .bench .mypy_cache .pytest_cache .ruff_cache

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, or_, select, update
+from sqlalchemy import Connection, case, func, insert, or_, select, update
 
 from ferry.agents.store import messages_of, steps_of, store
 from ferry.clock import Clock, system_clock
@@ -196,8 +196,14 @@ class Ledger:
         now = self.clock()
 
         def work(conn: Connection) -> None:
+            # The row lock orders this commit against an answer being recorded for the run
+            # (which wakes it): on PostgreSQL, without it, an answer committed between the
+            # `any_answered` check below and this update was overwritten by `wake_at` and the
+            # run slept to its deadline. (SQLite has one writer: there is nothing to order.)
             held = conn.execute(
-                select(runs.c.lease_owner, runs.c.body).where(runs.c.id == run["id"])
+                select(runs.c.lease_owner, runs.c.body)
+                .where(runs.c.id == run["id"])
+                .with_for_update()
             ).one_or_none()
             if held is None or held.lease_owner != self.owner:
                 raise LeaseLost(f"run {run['id']} is no longer leased by {self.owner}")
@@ -344,14 +350,21 @@ class Ledger:
                     )
                 )
                 return Answer("late", row.run_id)
+            # Always an update of the run's row, even when it is already due: that takes the
+            # row's lock, so a worker committing the run meanwhile (which locks it too) either
+            # sees this answer or has its `wake_at` brought forward here after it.
             conn.execute(
                 update(runs)
                 .where(
                     runs.c.id == row.run_id,
                     runs.c.status.in_(("in_progress", "requires_action", "queued")),
-                    or_(runs.c.wake_at.is_(None), runs.c.wake_at > now),
                 )
-                .values(wake_at=now)
+                .values(
+                    wake_at=case(
+                        (or_(runs.c.wake_at.is_(None), runs.c.wake_at > now), now),
+                        else_=runs.c.wake_at,
+                    )
+                )
             )
             conn.execute(
                 insert(run_events).values(

@@ -10,6 +10,7 @@ an fsync per commit.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 from typing import Any, Literal
@@ -37,6 +38,12 @@ class SqliteDatabase(Database):
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"cannot create the data folder {path.parent}: {exc}") from None
+        if not os.access(path.parent, os.W_OK):
+            # SQLite would only say "unable to open database file" at the first query.
+            raise StoreError(
+                f"the data folder {path.parent} is not writable (read-only file system or "
+                "permissions): Ferry keeps its store there; pass --data to choose another"
+            )
         synchronous = "FULL" if durability == "full" else "NORMAL"
         super().__init__(
             self._engine(path, synchronous=synchronous, begin="BEGIN IMMEDIATE"),
