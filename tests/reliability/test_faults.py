@@ -3,7 +3,7 @@ deleted under a waiting run, and PostgreSQL restarted under load. Each ends in a
 or in recovery, never in a hang, a traceback or lost acknowledged work.
 
 (Model backend faults — 500s, malformed tool calls, a cut-off answer — are in
-tests/agents/test_run_inputs.py; the model timing out is the same path as a 500.)
+tests/agents/test_run_inputs.py.)
 """
 
 from __future__ import annotations
