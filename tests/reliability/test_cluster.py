@@ -29,7 +29,14 @@ from tests.functions.conftest import connection_string
 from tests.reliability.conftest import SOAK
 from tests.reliability.test_crash import TRAFFIC, Ledger, _queued
 
-pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.timeout(600 if SOAK else 240)]
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.slow,
+    pytest.mark.timeout(600 if SOAK else 240),
+    # Connections cut by the kills are left to the garbage collector by the HTTP client.
+    pytest.mark.filterwarnings("ignore::ResourceWarning"),
+    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
+]
 
 LOAD_SECONDS = 60 if SOAK else 4
 
@@ -175,5 +182,5 @@ def test_killing_one_process_of_each_kind_loses_nothing(cluster: Cluster) -> Non
             assert f"74 degrees and sunny in {city}" in answers[0].text_messages[0].text.value
     queued = _queued(cluster.queue(0))
     assert len(queued) == len(set(queued)), "a put was stored twice"
-    assert set(queued) == ledger.puts
+    assert ledger.puts <= set(queued) <= ledger.tried
     print(f"runs={len(ledger.runs)} puts={len(ledger.puts)} refused={ledger.failures}")

@@ -3,8 +3,9 @@ times over: agent runs whose tool is a function reached over the queues, and pla
 traffic, from client threads that keep going (and retry) while the server is down.
 
 Afterwards every acknowledged run has completed with exactly one answer (the right one), every
-acknowledged queue put is in its queue, and nothing was written twice. The short form (CI)
-kills 3 times; `make soak` (FERRY_SOAK=1) kills 15 times under more load.
+acknowledged queue put is in its queue (a put cut off by a kill may be there too, never one
+that was not sent), and nothing was written twice. The short form (CI) kills 3 times;
+`make soak` (FERRY_SOAK=1) kills 15 times under more load.
 """
 
 from __future__ import annotations
@@ -30,7 +31,14 @@ from tests.agents.test_runs_ga import weather_tool
 from tests.functions.conftest import connection_string
 from tests.reliability.conftest import SOAK
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(900 if SOAK else 240)]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.timeout(900 if SOAK else 240),
+    # A connection cut by the kill is left for the garbage collector by the HTTP client
+    # (azure-core over requests), which then warns: the client's affair, not the server's.
+    pytest.mark.filterwarnings("ignore::ResourceWarning"),
+    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
+]
 
 KILLS = 15 if SOAK else 3
 TRAFFIC = "traffic"
@@ -54,6 +62,8 @@ class Ledger:
     runs: dict[str, tuple[str, str]] = field(default_factory=dict)
     """run id → (thread id, city)."""
     puts: set[str] = field(default_factory=set)
+    tried: set[str] = field(default_factory=set)
+    """Puts sent: one cut off by a kill may be stored without its answer reaching us."""
     failures: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -68,6 +78,8 @@ class Ledger:
             self.runs[run.id] = (thread.id, city)
 
     def put(self, queue: QueueClient, body: str) -> None:
+        with self.lock:
+            self.tried.add(body)
         queue.send_message(body)
         with self.lock:
             self.puts.add(body)
@@ -195,7 +207,7 @@ def test_kill_9_of_ferry_start_under_mixed_load(server: Server) -> None:
     _settled(server, ledger, timeout=120)
     queued = _queued(server.queue(TRAFFIC))
     assert sorted(queued) == sorted(set(queued)), "a put was stored twice"
-    assert set(queued) == ledger.puts
+    assert ledger.puts <= set(queued) <= ledger.tried
     print(
         f"kills={KILLS} runs={len(ledger.runs)} puts={len(ledger.puts)} "
         f"refused while down={ledger.failures}"
