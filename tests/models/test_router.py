@@ -175,3 +175,16 @@ async def test_a_routed_model_reaches_its_server(openai_server: FakeOpenAIServer
         await router.close()
     assert result.text == "routed"
     assert openai_server.requests[0].body["model"] == "agent-model"
+
+
+def test_a_config_sets_the_clients_timeout_and_retries() -> None:
+    config = ModelConfig(
+        backend="openai", base_url="http://x.example/v1", timeout=0.5, max_retries=0
+    )
+    backend = OpenAIBackend.from_config(config)
+    assert backend.client.timeout == 0.5
+    assert backend.client.max_retries == 0
+    default = OpenAIBackend.from_config(ModelConfig(backend="openai", base_url="http://x/v1"))
+    assert default.client.timeout == 120.0 and default.client.max_retries == 2
+    with pytest.raises(pydantic.ValidationError):
+        ModelConfig(backend="openai", timeout=0)

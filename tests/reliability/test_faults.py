@@ -2,12 +2,13 @@
 deleted under a waiting run, and PostgreSQL restarted under load. Each ends in a clear error
 or in recovery, never in a hang, a traceback or lost acknowledged work.
 
-(Model backend faults — 500s, malformed tool calls, a cut-off answer — are in
+(Other model backend faults — 500s, malformed tool calls, a cut-off answer — are in
 tests/agents/test_run_inputs.py.)
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -20,9 +21,10 @@ import pytest
 from azure.core.exceptions import AzureError
 
 from ferry.spawn import spawn
-from tests.agents.conftest import StartFerry
+from tests.agents.conftest import Ferry, StartFerry
 from tests.agents.test_runs_ga import wait_for, weather_tool
 from tests.conftest import IN_CI
+from tests.fakes.openai_server import FakeOpenAIServer, Reply
 from tests.functions.conftest import queue_client
 from tests.reliability.conftest import SOAK
 
@@ -114,6 +116,43 @@ def test_a_deleted_output_queue_ends_the_run_at_its_deadline(start_ferry: StartF
         assert run.last_error.code == "tool_timeout"
         assert "GetWeather" in run.last_error.message
         assert time.monotonic() - began < 10
+
+
+def test_a_model_server_that_hangs_fails_the_run_with_timeout(tmp_path: Path) -> None:
+    """The model answers after 5 s; the agent's model is configured with a 0.5 s timeout and
+    no retries (`[models]` given as FERRY_MODELS): the run fails saying so, and the service
+    goes on answering."""
+    with FakeOpenAIServer() as model:
+        model.default = Reply(text="too late", delay=5.0)
+        settings = {
+            "*": {
+                "backend": "openai",
+                "base_url": model.base_url,
+                "api_key": "sk-test",
+                "timeout": 0.5,
+                "max_retries": 0,
+            }
+        }
+        data = tmp_path / "data"
+        child = spawn(
+            ["serve", "agents", "--port", "0"], data, env={"FERRY_MODELS": json.dumps(settings)}
+        )
+        try:
+            ferry = Ferry(child, data)
+            with ferry.agents() as client:
+                agent = client.create_agent(model="slow-model", name="hang")
+                thread = client.threads.create()
+                client.messages.create(thread_id=thread.id, role="user", content="Hello?")
+                run = client.runs.create(thread_id=thread.id, agent_id=agent.id)
+                began = time.monotonic()
+                run = wait_for(client, thread.id, run.id, {"failed", "completed"}, timeout=20)
+                assert run.status == "failed"
+                assert run.last_error.code == "timeout", run.last_error
+                assert "timed out" in run.last_error.message
+                assert time.monotonic() - began < 5
+                assert list(client.list_agents())
+        finally:
+            child.kill()
 
 
 @pytest.mark.postgres

@@ -16,7 +16,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from ferry.errors import ConfigError
 from ferry.models.backend import ModelBackend
@@ -44,6 +44,10 @@ class ModelConfig(BaseModel):
     """Azure OpenAI only."""
     path: str | None = None
     """`local` only: a GGUF file to run instead of the embedded SmolLM2 (a ChatML model)."""
+    timeout: float | None = Field(default=None, gt=0)
+    """openai / azure-openai: seconds a request may take (default 120)."""
+    max_retries: int | None = Field(default=None, ge=0, le=10)
+    """openai / azure-openai: retries of a failed request, by the `openai` client (default 2)."""
 
 
 class ModelRouter:

@@ -73,14 +73,15 @@ class OpenAIBackend(ModelBackend):
     def from_config(
         cls, config: ModelConfig, *, timeout: float = 120.0, max_retries: int = 2
     ) -> OpenAIBackend:
+        """The backend `config` describes; its own timeout and retries win over these."""
         return cls(
             base_url=config.base_url,
             api_key=config.api_key,
             model=config.model,
             azure=config.backend == "azure-openai",
             api_version=config.api_version,
-            timeout=timeout,
-            max_retries=max_retries,
+            timeout=config.timeout if config.timeout is not None else timeout,
+            max_retries=config.max_retries if config.max_retries is not None else max_retries,
         )
 
     @property
