@@ -56,3 +56,36 @@ def trust(data: DataOption = None, config: ConfigOption = None) -> None:
         "\nPython's certifi-based clients (requests, httpx) ignore the system store: they need"
         " REQUESTS_CA_BUNDLE / SSL_CERT_FILE, which `ferry env` sets."
     )
+
+
+def token(
+    resource: Annotated[
+        str,
+        typer.Option(
+            "--resource", help="https://ai.azure.com (agents) or https://storage.azure.com."
+        ),
+    ] = "https://ai.azure.com",
+    data: DataOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Token, expiry and resource.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Print a bearer token signed with the data folder's key, for clients that have no
+    managed-identity endpoint to ask (a deployment's scripts, `curl`): valid 24 hours."""
+    import json
+
+    from ferry.identity.tokens import TokenIssuer
+
+    settings = Settings.load(config, data=data)
+    issued = TokenIssuer(settings.data).issue(resource)
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "access_token": issued.value,
+                    "expires_on": issued.expires_on,
+                    "resource": issued.resource,
+                }
+            )
+        )
+    else:
+        print(issued.value)

@@ -10,7 +10,7 @@ import typer
 
 from ferry import __version__
 from ferry.cli.demo import demo
-from ferry.cli.env import env, trust
+from ferry.cli.env import env, token, trust
 from ferry.cli.init import init
 from ferry.cli.output import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, errors
 from ferry.cli.queue import queue_app
@@ -38,6 +38,7 @@ app.command("worker")(worker)
 app.command("env")(env)
 app.command("init")(init)
 app.command("trust")(trust)
+app.command("token")(token)
 
 
 @app.command("version")
