@@ -7,6 +7,7 @@ laptop without it the PostgreSQL cases are skipped; with CI=true they fail inste
 from __future__ import annotations
 
 import os
+import socket
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -33,6 +34,18 @@ ADMIN_URL = os.environ.get(
     "FERRY_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` distinct ports free right now (held together, so none repeats)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
 
 
 def require_embedded_model() -> None:

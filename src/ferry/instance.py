@@ -6,6 +6,7 @@ when they stop; `ferry queue …` (and later `ferry env`) read it to find the se
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from dataclasses import asdict, dataclass, field
@@ -13,7 +14,7 @@ from pathlib import Path
 
 from ferry.errors import FerryError
 
-__all__ = ["Instance", "InstanceNotRunning", "instance_file"]
+__all__ = ["Instance", "InstanceNotRunning", "instance_file", "pid_alive"]
 
 
 class InstanceNotRunning(FerryError):
@@ -59,7 +60,7 @@ class Instance:
             ) from None
         except (ValueError, KeyError, TypeError) as exc:
             raise InstanceNotRunning(f"{path} is not a Ferry instance record: {exc}") from None
-        if not _alive(instance.pid):
+        if not pid_alive(instance.pid):
             raise InstanceNotRunning(
                 f"the Ferry instance recorded in {path} (pid {instance.pid}) is not running"
             )
@@ -76,11 +77,17 @@ class Instance:
             pass
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int | None) -> bool:
+    """Whether the process runs (a zombie, exited but not yet reaped, does not)."""
+    if not pid:
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
+    with contextlib.suppress(OSError, IndexError):
+        status = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        return status != "Z"
     return True

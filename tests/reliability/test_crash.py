@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import random
 import shutil
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -28,6 +27,7 @@ from azure.storage.queue import QueueClient
 from ferry.spawn import Child, spawn
 from tests.agents.conftest import APPS, FerryCredential
 from tests.agents.test_runs_ga import weather_tool
+from tests.conftest import free_ports
 from tests.functions.conftest import connection_string
 from tests.reliability.conftest import SOAK
 
@@ -42,17 +42,6 @@ pytestmark = [
 
 KILLS = 15 if SOAK else 3
 TRAFFIC = "traffic"
-
-
-def _free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
 
 
 @dataclass
@@ -91,7 +80,7 @@ class Server:
         self.app = root / "weather"
         shutil.copytree(APPS / "weather", self.app)
         self.data = root / "data"
-        queue, tls, http, agents, identity = _free_ports(5)
+        queue, tls, http, agents, identity = free_ports(5)
         self.args = ["start", "--app", str(self.app), "--queue-port", str(queue)]
         self.args += ["--queue-tls-port", str(tls), "--http-port", str(http)]
         self.args += ["--agents-port", str(agents), "--identity-port", str(identity)]

@@ -10,6 +10,7 @@ import typer
 
 from ferry import __version__
 from ferry.cli.demo import demo
+from ferry.cli.deploy import down, logs, status, supervise, up
 from ferry.cli.env import env, token, trust
 from ferry.cli.init import init
 from ferry.cli.output import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, errors
@@ -39,6 +40,11 @@ app.command("env")(env)
 app.command("init")(init)
 app.command("trust")(trust)
 app.command("token")(token)
+app.command("up")(up)
+app.command("down")(down)
+app.command("status")(status)
+app.command("logs")(logs)
+app.command("supervise", hidden=True)(supervise)
 
 
 @app.command("version")

@@ -8,7 +8,12 @@ from typing import Annotated
 import typer
 
 __all__ = [
+    "AgentsPortOption",
     "ConfigOption",
+    "HttpPortOption",
+    "IdentityPortOption",
+    "QueuePortOption",
+    "QueueTlsPortOption",
     "DataOption",
     "DatabaseUrlOption",
     "HostOption",
@@ -43,4 +48,21 @@ TlsNameOption = Annotated[
         help="Another host name or address for the server certificate (repeatable).",
         show_default=False,
     ),
+]
+QueuePortOption = Annotated[
+    int | None, typer.Option("--queue-port", help="Queue service port (default 10001).")
+]
+QueueTlsPortOption = Annotated[
+    int | None,
+    typer.Option("--queue-tls-port", help="Queue service HTTPS port (default 10011)."),
+]
+AgentsPortOption = Annotated[
+    int | None, typer.Option("--agents-port", help="Agent service (https) port (default 8443).")
+]
+IdentityPortOption = Annotated[
+    int | None,
+    typer.Option("--identity-port", help="Token endpoint port (default 10013)."),
+]
+HttpPortOption = Annotated[
+    int | None, typer.Option("--http-port", help="Functions HTTP port (default 7071).")
 ]

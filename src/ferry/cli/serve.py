@@ -8,10 +8,14 @@ from typing import Annotated, Any
 import typer
 
 from ferry.cli.options import (
+    AgentsPortOption,
     ConfigOption,
     DatabaseUrlOption,
     DataOption,
     HostOption,
+    IdentityPortOption,
+    QueuePortOption,
+    QueueTlsPortOption,
     TlsNameOption,
 )
 from ferry.cli.output import console, show_loading
@@ -89,6 +93,37 @@ def agents(
         tls_names=tls_name or None,
     )
     serve_agents(settings, _announce_agents, engine=engine)
+
+
+@serve_app.command("all")
+def all_services(
+    host: HostOption = None,
+    queue_port: QueuePortOption = None,
+    agents_port: AgentsPortOption = None,
+    queue_tls_port: QueueTlsPortOption = None,
+    identity_port: IdentityPortOption = None,
+    data: DataOption = None,
+    database_url: DatabaseUrlOption = None,
+    tls_name: TlsNameOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Serve the queue service, the token endpoint and the agent service in one process,
+    with no functions host: the platform `ferry up` runs beside a deployed app's host."""
+    from ferry.cli.start import announce_started
+    from ferry.functions.server import serve_functions
+
+    settings = Settings.load(
+        config,
+        host=host,
+        queue_port=queue_port,
+        agents_port=agents_port,
+        queue_tls_port=queue_tls_port,
+        identity_port=identity_port,
+        tls_names=tls_name or None,
+        data=data,
+        database_url=database_url,
+    )
+    serve_functions(settings, None, with_queues=True, enable_auth=False, announce=announce_started)
 
 
 def worker(

@@ -8,16 +8,21 @@ from typing import Annotated
 import typer
 
 from ferry.cli.options import (
+    AgentsPortOption,
     ConfigOption,
     DatabaseUrlOption,
     DataOption,
     HostOption,
+    HttpPortOption,
+    IdentityPortOption,
+    QueuePortOption,
+    QueueTlsPortOption,
     TlsNameOption,
 )
 from ferry.cli.output import console, show_loading
 from ferry.settings import Settings
 
-__all__ = ["functions", "start"]
+__all__ = ["announce_started", "functions", "start"]
 
 AppOption = Annotated[
     Path | None,
@@ -25,16 +30,13 @@ AppOption = Annotated[
         "--app", help="The function app's folder (default: the current one).", show_default=False
     ),
 ]
-HttpPortOption = Annotated[
-    int | None, typer.Option("--http-port", help="Functions HTTP port (default 7071).")
-]
 EnableAuthOption = Annotated[
     bool,
     typer.Option("--enable-auth", help="Enforce function/host/master keys (see `ferry keys`)."),
 ]
 
 
-def _announce(started: object) -> None:
+def announce_started(started: object) -> None:
     from ferry.functions.server import Started
 
     assert isinstance(started, Started)
@@ -54,6 +56,9 @@ def _announce(started: object) -> None:
         for pattern, backend in started.models or []:
             console.print(f"                  model [yellow]{pattern}[/yellow] → {backend}")
         show_loading(started.loading, indent="                  ")
+    if started.functions_url is None:
+        console.print("[dim]Press Ctrl-C to stop.[/dim]")
+        return
     console.print(f"[bold]Functions host[/bold]  {started.functions_url}")
     console.print("\n[bold]Functions:[/bold]\n")
     for row in started.functions:
@@ -74,21 +79,11 @@ def start(
     app: AppOption = None,
     data: DataOption = None,
     host: HostOption = None,
-    queue_port: Annotated[
-        int | None, typer.Option("--queue-port", help="Queue service port (default 10001).")
-    ] = None,
+    queue_port: QueuePortOption = None,
     http_port: HttpPortOption = None,
-    agents_port: Annotated[
-        int | None, typer.Option("--agents-port", help="Agent service (https) port (default 8443).")
-    ] = None,
-    queue_tls_port: Annotated[
-        int | None,
-        typer.Option("--queue-tls-port", help="Queue service HTTPS port (default 10011)."),
-    ] = None,
-    identity_port: Annotated[
-        int | None,
-        typer.Option("--identity-port", help="Token endpoint port (default 10013)."),
-    ] = None,
+    agents_port: AgentsPortOption = None,
+    queue_tls_port: QueueTlsPortOption = None,
+    identity_port: IdentityPortOption = None,
     database_url: DatabaseUrlOption = None,
     enable_auth: EnableAuthOption = False,
     tls_name: TlsNameOption = None,
@@ -111,7 +106,11 @@ def start(
         database_url=database_url,
     )
     serve_functions(
-        settings, app or Path.cwd(), with_queues=True, enable_auth=enable_auth, announce=_announce
+        settings,
+        app or Path.cwd(),
+        with_queues=True,
+        enable_auth=enable_auth,
+        announce=announce_started,
     )
 
 
@@ -133,7 +132,11 @@ def functions(
         config, host=host, http_port=http_port, data=data, database_url=database_url
     )
     serve_functions(
-        settings, app or Path.cwd(), with_queues=False, enable_auth=enable_auth, announce=_announce
+        settings,
+        app or Path.cwd(),
+        with_queues=False,
+        enable_auth=enable_auth,
+        announce=announce_started,
     )
 
 

@@ -222,6 +222,8 @@ class FunctionsHost:
     async def _functions(self, request: Request) -> Response:
         if not self._admin_allowed(request):
             return Response(status_code=401)
+        base = f"{request.url.scheme}://{request.url.netloc}"
+        urls = {row.name: row.detail for row in self.listing(base) if row.trigger == "httpTrigger"}
         return JSONResponse(
             [
                 {
@@ -229,6 +231,7 @@ class FunctionsHost:
                     "trigger": f.trigger.type,
                     "script_file": f.file,
                     "config": {"bindings": [b.settings for b in _bindings(f)]},
+                    "invoke_url_template": urls.get(f.name),
                 }
                 for f in self.app.functions
             ]

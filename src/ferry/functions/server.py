@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ferry.errors import ConfigError
 from ferry.functions.appsettings import apply_local_settings
 from ferry.functions.connections import Connections, LocalQueues
 from ferry.functions.host import FunctionsHost, Listing
@@ -34,7 +35,8 @@ __all__ = ["Started", "serve_functions"]
 class Started:
     """What `ferry start` tells the user once everything listens."""
 
-    functions_url: str
+    functions_url: str | None
+    """None when no function app is served (`ferry serve all`)."""
     queues_url: str | None
     store: str
     functions: list[Listing]
@@ -55,23 +57,27 @@ def prepare_app_environment(folder: Path) -> None:
 
 def serve_functions(
     settings: Settings,
-    folder: Path,
+    folder: Path | None,
     *,
     with_queues: bool,
     enable_auth: bool,
     announce: Callable[[Started], None],
 ) -> None:
-    """Load the app, check its bindings, serve until SIGINT/SIGTERM."""
-    folder = folder.resolve()
+    """Load the app, check its bindings, serve until SIGINT/SIGTERM. Without a folder, serve
+    Ferry's services alone (queues, identity, agents): what `ferry serve all` runs."""
+    if folder is None and not with_queues:
+        raise ConfigError("a functions host needs an app folder")
     identity = start_identity(settings) if with_queues else None
     if identity is not None:
         # As App Service does: the app's credential finds the token endpoint, and its clients
         # trust Ferry's CA besides whatever they trusted before (the bundle holds both).
         os.environ.update(identity.environment())
-    prepare_app_environment(folder)
     install_console_logging()
-    app = load_app(folder)
-    config = load_host_config(folder)
+    app, config = None, None
+    if folder is not None:
+        folder = folder.resolve()
+        prepare_app_environment(folder)
+        app, config = load_app(folder), load_host_config(folder)
     database = open_database(database_url=settings.database_url, data=settings.data)
     pid = os.getpid()
     try:
@@ -95,16 +101,18 @@ def serve_functions(
             queues_tls_url = f"{tls_listener.url(settings.host)}/{DEV_ACCOUNT}"
             listeners += [queue_listener, tls_listener, identity.listener]
         connections = Connections(local, keys=settings.accounts)
-        host = FunctionsHost(
-            app,
-            config,
-            connections,
-            database,
-            settings.data,
-            enable_auth=enable_auth,
-            shutdown_grace=settings.shutdown_grace,
-            trigger_hold=settings.trigger_hold,
-        )
+        host = None
+        if app is not None and config is not None:
+            host = FunctionsHost(
+                app,
+                config,
+                connections,
+                database,
+                settings.data,
+                enable_auth=enable_auth,
+                shutdown_grace=settings.shutdown_grace,
+                trigger_hold=settings.trigger_hold,
+            )
         agents_url = None
         models = None
         loading: list[tuple[str, Future[Any]]] = []
@@ -123,10 +131,13 @@ def serve_functions(
             models = agents.models.describe()
             loading = agents.loading
             listeners.append(agents_listener)
-        http_listener = Listener(host.asgi(), bind(settings.host, settings.http_port))
-        functions_url = http_listener.url(settings.host)
-        listeners.append(http_listener)
-        services = {"functions": functions_url}
+        services = {}
+        functions_url = None
+        if host is not None:
+            http_listener = Listener(host.asgi(), bind(settings.host, settings.http_port))
+            functions_url = http_listener.url(settings.host)
+            listeners.append(http_listener)
+            services["functions"] = functions_url
         if queues_url:
             services["queues"] = queues_url
         if agents_url:
@@ -142,7 +153,7 @@ def serve_functions(
                 functions_url,
                 queues_url,
                 database.describe(),
-                host.listing(functions_url),
+                host.listing(functions_url) if host and functions_url else [],
                 agents_url,
                 models,
                 queues_tls_url,
