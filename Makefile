@@ -33,6 +33,16 @@ $(SEED_B2_CLIENT): Makefile
 	.venv-clients/seed-b2/bin/python -m pip install --quiet 'azure-ai-projects==1.0.0b2' 'azure-identity>=1.19,<2'
 	@touch $@
 
+AZURITE_VERSION := 3.37.0
+AZURITE := .bench/azurite/node_modules/.bin/azurite-queue
+
+# Azurite (from npm, into .bench/): the emulator the benchmarks compare Ferry with, and the
+# storage service the drop-in test (tests/deploy/test_azure_storage_dropin.py) puts the
+# seed's queues in.
+$(AZURITE):
+	@echo "installing azurite $(AZURITE_VERSION)"
+	npm install --silent --prefix .bench/azurite azurite@$(AZURITE_VERSION)
+
 demo: $(STAMP)
 	$(BIN)/ferry demo
 
@@ -43,21 +53,17 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict src
 
-unit: $(STAMP) $(SEED_CLIENT) $(SEED_B2_CLIENT)
+unit: $(STAMP) $(SEED_CLIENT) $(SEED_B2_CLIENT) $(AZURITE)
 	$(BIN)/pytest
 
 test: lint typecheck unit
 
-AZURITE_VERSION := 3.37.0
-
-# The benchmark's load generator (h2load, from Debian's nghttp2-client) and the emulator it
-# is compared with (Azurite, from npm, into .bench/) are installed here when missing.
-bench: $(STAMP)
+# The benchmark's load generator (h2load, from Debian's nghttp2-client) is installed here
+# when missing.
+bench: $(STAMP) $(AZURITE)
 	@command -v h2load >/dev/null || { echo "installing h2load"; \
 		if [ "$$(id -u)" = 0 ]; then apt-get install -y -qq nghttp2-client; \
 		else sudo apt-get install -y -qq nghttp2-client; fi; }
-	@test -x .bench/azurite/node_modules/.bin/azurite-queue || { echo "installing azurite $(AZURITE_VERSION)"; \
-		npm install --silent --prefix .bench/azurite azurite@$(AZURITE_VERSION); }
 	$(BIN)/python -m bench $(BENCH_ARGS)
 	$(BIN)/python -m bench.functions
 	$(BIN)/python -m bench.agents
