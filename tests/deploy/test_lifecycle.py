@@ -195,14 +195,27 @@ def test_up_redeploy_down_purge(workspace: Workspace) -> None:
     assert json.loads(ferry(workspace.folder, "status", "--json").stdout) == []
 
 
-def test_a_broken_app_fails_up_clearly_and_down_still_works(workspace: Workspace) -> None:
+def test_a_broken_app_fails_up_clearly_and_a_fixed_one_takes_over(workspace: Workspace) -> None:
     source = workspace.app / "function_app.py"
-    source.write_text(source.read_text() + "\nraise RuntimeError('broken on purpose')\n")
+    good = source.read_text()
+    source.write_text(good + "\nraise RuntimeError('broken on purpose')\n")
     failed = ferry(workspace.folder, "up", "--app", "weather", *workspace.ports, check=False)
     assert failed.returncode == 1
+    assert failed.stderr.startswith("error:")  # one line from the CLI, not its traceback
     assert "deployment 1 of 'weather' did not start" in failed.stderr
     assert "broken on purpose" in failed.stderr
-    assert failed.stderr.startswith("error:")  # one line from the CLI, not its traceback
+
+    # The supervisor keeps retrying the broken host; fixed code replaces it.
+    source.write_text(good)
+    fixed = workspace.up()
+    assert fixed["redeployed"] is True and fixed["deployment"]["number"] == 2
+    answer = httpx.post(workspace.prompt_url(), json=QUESTION, timeout=60)
+    assert "Weather is 74 degrees" in answer.json()["Answer"]
+
+    # Broken again: up says so, and down still stops and purges everything.
+    source.write_text(good + "\nraise RuntimeError('broken again')\n")
+    failed = ferry(workspace.folder, "up", "--app", "weather", check=False)
+    assert failed.returncode == 1 and "deployment 3 of 'weather' did not start" in failed.stderr
     purged = ferry(workspace.folder, "down", "--purge")
     assert "Purged" in purged.stdout
     assert not workspace.environment.exists()

@@ -79,10 +79,19 @@ class QueueTrigger:
         self.poison = f"{self.queue}-poison"
         self.in_flight: dict[asyncio.Task[None], Received] = {}
         self.stopping = asyncio.Event()
+        self._loop_done = asyncio.Event()
+        self._loop_done.set()
         self._arrivals: asyncio.Event | None = None
 
     async def run(self) -> None:
         """Fetch and dispatch until `stop()`; transport errors are logged and retried."""
+        self._loop_done.clear()
+        try:
+            await self._loop()
+        finally:
+            self._loop_done.set()
+
+    async def _loop(self) -> None:
         delay = MIN_POLL
         arrivals = self._arrivals = self.endpoint.arrivals(self.queue)
         while not self.stopping.is_set():
@@ -105,6 +114,11 @@ class QueueTrigger:
                     exc,
                 )
                 batch = []
+            if batch and self.stopping.is_set():
+                # stop() came while this receive was under way: give the messages back now
+                # rather than leave them hidden for the whole hold.
+                await self._release(batch)
+                return
             if batch:
                 delay = MIN_POLL
                 for message in batch:
@@ -140,16 +154,26 @@ class QueueTrigger:
         """Fetch no more; let running invocations finish within `grace` seconds, then make
         the messages of those still running visible again so that nothing is lost."""
         self.stopping.set()
-        if not self.in_flight:
-            return
-        pending = list(self.in_flight)
-        _done, still = await asyncio.wait(pending, timeout=grace)
-        for task in still:
-            message = self.in_flight.get(task)
+        deadline = asyncio.get_running_loop().time() + grace
+        # A receive under way is let finish (cancelling it could lose its answer, leaving its
+        # messages hidden for the whole hold); the loop then dispatches or releases them.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._loop_done.wait(), timeout=max(grace, 1.0))
+        while self.in_flight:
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                break
+            await asyncio.wait(list(self.in_flight), timeout=left)
+        still = list(self.in_flight.items())
+        for task, _message in still:
             task.cancel()
-            if message is not None:
-                with contextlib.suppress(Exception):
-                    await self.endpoint.hide(self.queue, message, 0)
+        await self._release([message for _task, message in still])
+
+    async def _release(self, messages: list[Received]) -> None:
+        """Make messages visible again at once, for another host to take."""
+        for message in messages:
+            with contextlib.suppress(Exception):
+                await self.endpoint.hide(self.queue, message, 0)
 
     async def _process(self, message: Received) -> None:
         options = self.options
