@@ -534,15 +534,19 @@ class RunEngine:
 
         # Calls on queues this process keeps in its own store are put in the same transaction
         # that records them: sent exactly when recorded, with no write of their own.
-        local = [c for c in queue_calls if self._local_account(c.input_url)]
-        for queue_call in local:
+        local = [
+            (queue_call, account)
+            for queue_call in queue_calls
+            if (account := self._local_account(queue_call.input_url)) is not None
+        ]
+        for queue_call, _account in local:
             queue_call.sent_at = now_ms
 
         def also(conn: Connection) -> None:
             Ledger.save_step(conn, state.project, step, new=True)
             Ledger.add_calls(conn, state.project, queue_calls, now_ms)
-            for queue_call in local:
-                self._put_within(conn, queue_call)
+            for queue_call, account in local:
+                self._put_within(conn, queue_call, account)
 
         await self._commit(
             run, wake_at=now_ms, release=False, also=also, events=[event], steps=[step]
@@ -563,23 +567,20 @@ class RunEngine:
         shared = store is not None and store.database is self.ledger.database
         return account if loopback and shared and self.locator.serves(account) else None
 
-    def _put_within(self, conn: Connection, call: QueueCall) -> None:
+    def _put_within(self, conn: Connection, call: QueueCall, input_account: str) -> None:
         assert self.locator.local is not None
         store = self.locator.local.store
-        input_account = self._local_account(call.input_url)
-        assert input_account is not None
         output_account = self._local_account(call.output_url)
         if output_account is not None:
             store.ensure_within(conn, output_account, call.output_queue)
         store.put_within(conn, input_account, call.input_queue, call.payload, ttl=DEFAULT_TTL)
 
-    def _sent_locally(self, calls: list[QueueCall]) -> None:
+    def _sent_locally(self, calls: list[tuple[QueueCall, str]]) -> None:
         """After the commit: wake this process's consumers of the input queues."""
         assert self.locator.local is not None
         arrivals = self.locator.local.store.arrivals
-        for call in calls:
-            account = self._local_account(call.input_url)
-            if arrivals is not None and account is not None:
+        for call, account in calls:
+            if arrivals is not None:
                 arrivals.notify(account, call.input_queue)
             self._ensured.add((call.output_url, call.output_queue))
         self.collector.calls_sent()

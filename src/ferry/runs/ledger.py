@@ -254,15 +254,16 @@ class Ledger:
                     late_answers=0,
                 )
             )
-            if call.sent_at is not None:
-                conn.execute(
-                    insert(run_events).values(
-                        run_id=call.run_id,
-                        at=call.sent_at,
-                        kind="queue.put",
-                        detail={"correlation_id": call.correlation_id},
-                    )
-                )
+            if call.sent_at is not None:  # put in this same transaction (Ferry's own queues)
+                Ledger._put_event(conn, call.run_id, call.correlation_id, call.sent_at)
+
+    @staticmethod
+    def _put_event(conn: Connection, run_id: str, correlation_id: str, at: int) -> None:
+        conn.execute(
+            insert(run_events).values(
+                run_id=run_id, at=at, kind="queue.put", detail={"correlation_id": correlation_id}
+            )
+        )
 
     @staticmethod
     def any_answered(conn: Connection, correlation_ids: Sequence[str]) -> bool:
@@ -293,21 +294,15 @@ class Ledger:
         now = self.clock()
 
         def work(conn: Connection) -> None:
-            conn.execute(
+            marked = conn.execute(
                 update(queue_calls)
                 .where(
                     queue_calls.c.correlation_id == correlation_id, queue_calls.c.sent_at.is_(None)
                 )
                 .values(sent_at=now)
             )
-            conn.execute(
-                insert(run_events).values(
-                    run_id=run_id,
-                    at=now,
-                    kind="queue.put",
-                    detail={"correlation_id": correlation_id},
-                )
-            )
+            if marked.rowcount:  # a put repeated after a restart is not a second event
+                Ledger._put_event(conn, run_id, correlation_id, now)
 
         await self.database.write(work)
 
