@@ -5,7 +5,8 @@ traffic, from client threads that keep going (and retry) while the server is dow
 Afterwards every acknowledged run has completed with exactly one answer (the right one), every
 acknowledged queue put is in its queue (a put cut off by a kill may be there too, never one
 that was not sent), and nothing was written twice. The short form (CI) kills 3 times;
-`make soak` (FERRY_SOAK=1) kills 15 times under more load.
+`make soak` (FERRY_SOAK=1) kills 15 times under more load. Both on SQLite and on PostgreSQL;
+and on PostgreSQL the same load with the database restarted instead of Ferry killed.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import random
 import shutil
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,9 +28,9 @@ from azure.storage.queue import QueueClient
 from ferry.spawn import Child, spawn
 from tests.agents.conftest import APPS, FerryCredential
 from tests.agents.test_runs_ga import weather_tool
-from tests.conftest import free_ports
+from tests.conftest import BACKENDS, free_ports
 from tests.functions.conftest import connection_string
-from tests.reliability.conftest import SOAK
+from tests.reliability.conftest import SOAK, require_postgres_restart, restart_postgres
 
 pytestmark = [
     pytest.mark.slow,
@@ -75,7 +76,7 @@ class Ledger:
 
 
 class Server:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, database_url: str | None = None) -> None:
         self.root = root
         self.app = root / "weather"
         shutil.copytree(APPS / "weather", self.app)
@@ -84,6 +85,8 @@ class Server:
         self.args = ["start", "--app", str(self.app), "--queue-port", str(queue)]
         self.args += ["--queue-tls-port", str(tls), "--http-port", str(http)]
         self.args += ["--agents-port", str(agents), "--identity-port", str(identity)]
+        if database_url:
+            self.args += ["--database-url", database_url]
         self.env = {"FERRY_RUN_LEASE": "1", "FERRY_TRIGGER_HOLD": "2"}
         self.child: Child = self.start()
 
@@ -156,15 +159,19 @@ def _queued(queue: QueueClient) -> list[str]:
     return found
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    started = Server(tmp_path)
+@pytest.fixture(params=BACKENDS)
+def server(
+    request: pytest.FixtureRequest, tmp_path: Path, postgres_databases: Callable[[], str]
+) -> Iterator[Server]:
+    """`ferry start` on the weather app, on SQLite or on a fresh PostgreSQL database."""
+    url = postgres_databases() if request.param == "postgres" else None
+    started = Server(tmp_path, url)
     yield started
     started.child.kill()
 
 
-def test_kill_9_of_ferry_start_under_mixed_load(server: Server) -> None:
-    chance = random.Random()
+def _start_load(server: Server, ledger: Ledger, stop: threading.Event) -> list[threading.Thread]:
+    """An agent with the queue tool, then client threads creating runs and putting messages."""
     with server.agents() as client:
         agent = client.create_agent(
             model="gpt-4o-mini",
@@ -173,8 +180,6 @@ def test_kill_9_of_ferry_start_under_mixed_load(server: Server) -> None:
             tools=weather_tool(server.child.url("queues")).definitions,
         )
     server.queue(TRAFFIC).create_queue()
-    ledger = Ledger()
-    stop = threading.Event()
     workers = [
         threading.Thread(
             target=_workload, args=(server, agent.id, ledger, stop, worker), daemon=True
@@ -183,6 +188,24 @@ def test_kill_9_of_ferry_start_under_mixed_load(server: Server) -> None:
     ]
     for worker in workers:
         worker.start()
+    return workers
+
+
+def _check(server: Server, ledger: Ledger, workers: list[threading.Thread]) -> None:
+    """Stop the load; every acknowledged run completed once, every acknowledged put is there."""
+    time.sleep(1.0)
+    for worker in workers:
+        worker.join(30)
+    _settled(server, ledger, timeout=120)
+    queued = _queued(server.queue(TRAFFIC))
+    assert sorted(queued) == sorted(set(queued)), "a put was stored twice"
+    assert ledger.puts <= set(queued) <= ledger.tried
+
+
+def test_kill_9_of_ferry_start_under_mixed_load(server: Server) -> None:
+    chance = random.Random()
+    ledger, stop = Ledger(), threading.Event()
+    workers = _start_load(server, ledger, stop)
     for _ in range(KILLS):
         time.sleep(chance.uniform(0.3, 2.0))
         server.child.kill()
@@ -190,14 +213,40 @@ def test_kill_9_of_ferry_start_under_mixed_load(server: Server) -> None:
         server.start()
     time.sleep(1.0)
     stop.set()
-    for worker in workers:
-        worker.join(30)
     assert len(ledger.runs) >= KILLS, ledger  # the load really ran between the kills
-    _settled(server, ledger, timeout=120)
-    queued = _queued(server.queue(TRAFFIC))
-    assert sorted(queued) == sorted(set(queued)), "a put was stored twice"
-    assert ledger.puts <= set(queued) <= ledger.tried
+    _check(server, ledger, workers)
     print(
         f"kills={KILLS} runs={len(ledger.runs)} puts={len(ledger.puts)} "
         f"refused while down={ledger.failures}"
     )
+
+
+@pytest.mark.postgres
+def test_postgres_restarted_under_mixed_load(
+    tmp_path: Path, postgres_databases: Callable[[], str]
+) -> None:
+    """The database, not Ferry, goes away: `pg_ctlcluster … restart` under the same load.
+    Requests fail while it is down; Ferry reconnects by itself, and the runs that were under
+    way when it went (their writes cut off) still complete, exactly once."""
+    require_postgres_restart()
+    server = Server(tmp_path, postgres_databases())
+    try:
+        ledger, stop = Ledger(), threading.Event()
+        workers = _start_load(server, ledger, stop)
+        restarts = 3 if SOAK else 1
+        for _ in range(restarts):
+            time.sleep(1.5)
+            restart_postgres()
+        before = len(ledger.runs)
+        deadline = time.monotonic() + 30
+        while len(ledger.runs) < before + 5:  # runs are acknowledged again
+            assert time.monotonic() < deadline, f"no recovery; failures={ledger.failures}"
+            time.sleep(0.1)
+        stop.set()
+        _check(server, ledger, workers)
+        print(
+            f"restarts={restarts} runs={len(ledger.runs)} puts={len(ledger.puts)} "
+            f"refused while down={ledger.failures}"
+        )
+    finally:
+        server.child.kill()

@@ -26,7 +26,7 @@ from tests.agents.test_runs_ga import wait_for, weather_tool
 from tests.conftest import IN_CI
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
 from tests.functions.conftest import queue_client
-from tests.reliability.conftest import SOAK
+from tests.reliability.conftest import SOAK, require_postgres_restart, restart_postgres
 
 pytestmark = pytest.mark.slow
 
@@ -162,13 +162,7 @@ def test_postgres_restarted_under_load_loses_no_acknowledged_put(
     """`pg_ctlcluster … restart` while clients put messages through `ferry serve queues`:
     puts fail (503/500) while the database is down, the service recovers on its own, and every
     put that was acknowledged is there afterwards."""
-    clusters = sorted(Path("/etc/postgresql").glob("*/main"))
-    if not clusters or os.geteuid() != 0:
-        message = "restarting PostgreSQL needs root and a Debian cluster"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    version = clusters[-1].parent.name
+    require_postgres_restart()
     url = postgres_databases()  # type: ignore[operator]
     server = spawn(["serve", "queues", "--port", "0", "--database-url", url], tmp_path / "d")
     try:
@@ -195,11 +189,7 @@ def test_postgres_restarted_under_load_loses_no_acknowledged_put(
             thread.start()
         for _ in range(3 if SOAK else 1):
             time.sleep(1.0)
-            subprocess.run(
-                ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"],
-                check=True,
-                timeout=60,
-            )
+            restart_postgres()
         before = len(acknowledged)
         deadline = time.monotonic() + 30
         while len(acknowledged) < before + 20:  # puts succeed again, without a restart
