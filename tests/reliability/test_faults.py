@@ -18,14 +18,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from azure.core.exceptions import AzureError
+from azure.core.exceptions import AzureError, HttpResponseError
+from azure.storage.queue import QueueClient
 
 from ferry.spawn import spawn
 from tests.agents.conftest import Ferry, StartFerry
 from tests.agents.test_runs_ga import wait_for, weather_tool
 from tests.conftest import IN_CI
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
-from tests.functions.conftest import queue_client
+from tests.functions.conftest import connection_string, queue_client
 from tests.reliability.conftest import SOAK, require_postgres_restart, restart_postgres
 
 pytestmark = pytest.mark.slow
@@ -81,6 +82,52 @@ def test_a_full_disk_at_start_is_a_clear_error(tmp_path: Path, mounts: list[Path
     output = result.stdout + result.stderr
     assert f"{folder}/ferry.db" in output and "error" in output, output
     assert "Traceback" not in output
+
+
+def test_a_disk_that_fills_while_running_refuses_writes_and_keeps_what_it_has(
+    tmp_path: Path, mounts: list[Path]
+) -> None:
+    """The data folder's disk fills up under puts: each put that no longer fits is refused
+    with 503 ServerBusy (retry later), reads go on, nothing acknowledged is lost or damaged,
+    and once space is freed puts succeed again without a restart."""
+    folder = _mount(mounts, tmp_path / "small", "-t", "tmpfs", "-o", "size=4m", "tmpfs")
+    filler = folder / "filler"
+    filler.write_bytes(b"\0" * 1024 * 1024)  # to free later
+    server = spawn(["serve", "queues", "--port", "0"], folder, log=tmp_path / "ferry.log")
+    try:
+        queue = QueueClient.from_connection_string(
+            connection_string(server.url("queues")), "filling", retry_total=0
+        )
+        queue.create_queue()
+        acknowledged: dict[str, str] = {}
+        refusals: list[tuple[int | None, str | None]] = []
+        for number in range(400):  # 400 × 48 KB is far more than the disk holds
+            body = f"{number}:" + chr(0x41 + number % 26) * 48_000
+            try:
+                queue.send_message(body)
+                acknowledged[str(number)] = body
+            except HttpResponseError as exc:
+                refusals.append((exc.status_code, exc.error_code))
+                if len(refusals) == 5:
+                    break
+        assert refusals, "the disk never filled"
+        assert set(refusals) == {(503, "ServerBusy")}, refusals
+        assert len(acknowledged) > 10
+
+        peeked = list(queue.peek_messages(max_messages=5))  # reads still work
+        assert [m.content for m in peeked] == [acknowledged[str(n)] for n in range(5)]
+
+        filler.unlink()
+        queue.send_message("after the disk was freed")
+        stored: dict[str, str] = {}
+        while batch := list(queue.receive_messages(max_messages=32, visibility_timeout=300)):
+            stored.update((m.content.split(":", 1)[0], m.content) for m in batch)
+        assert "after the disk was freed" in stored
+        for number, body in acknowledged.items():
+            assert stored[number] == body, number  # every acknowledged put, intact
+        print(f"acknowledged={len(acknowledged)} refused={len(refusals)} before space was freed")
+    finally:
+        server.kill()
 
 
 def test_a_deleted_output_queue_ends_the_run_at_its_deadline(start_ferry: StartFerry) -> None:

@@ -89,4 +89,8 @@ class SqliteDatabase(Database):
         detail = str(orig or exc).splitlines()[0]
         if isinstance(orig, sqlite3.OperationalError) and ("locked" in detail or "busy" in detail):
             return StoreUnavailable(f"{self.describe()} is busy: {detail}")
+        if isinstance(orig, sqlite3.OperationalError) and "disk is full" in detail:
+            # Writes fail until space is freed; reads go on, and nothing stored is harmed
+            # (SQLite rolls the transaction back). Clients are told to retry later.
+            return StoreUnavailable(f"{self.describe()} cannot grow: {detail}")
         return StoreError(f"{self.describe()}: {detail}")
