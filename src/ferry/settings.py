@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     identity_port: int = Field(
         default=10013, ge=0, le=65535, description="managed-identity token endpoint port"
     )
+    identity_secret: str | None = Field(
+        default=None,
+        min_length=16,
+        description="the X-IDENTITY-HEADER the token endpoint demands (default: a new random "
+        "one per start); set it where apps get the endpoint from elsewhere, as in a cluster",
+    )
     tls_names: list[str] = Field(
         default_factory=list,
         description="extra host names or addresses for the local server certificate",

@@ -29,6 +29,7 @@ SECRET_KEYS = {
         "ca.key",
         "accounts",
         "queue-connection",
+        "identity-header",
     },
     "ferry-models": set(),
 }

@@ -95,6 +95,34 @@ def agents(
     serve_agents(settings, _announce_agents, engine=engine)
 
 
+@serve_app.command("identity")
+def identity(
+    host: HostOption = None,
+    port: Annotated[
+        int | None, typer.Option("--port", help="Port (default 10013; 0 picks a free one).")
+    ] = None,
+    data: DataOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Serve the managed-identity token endpoint alone (App Service form: IDENTITY_ENDPOINT,
+    IDENTITY_HEADER), signing with the data folder's key. Set FERRY_IDENTITY_SECRET to give
+    apps elsewhere the header it demands."""
+    from ferry.identity.local import serve_identity
+
+    settings = Settings.load(config, host=host, identity_port=port, data=data)
+
+    def announce(url: str) -> None:
+        console.print(f"[bold]Token endpoint[/bold] {url}")
+        if settings.identity_secret is None:
+            console.print(
+                "[dim]IDENTITY_HEADER is new for this start; it is in "
+                f"{settings.data / 'instance.json'} (readable by its owner only)[/dim]"
+            )
+        console.print("[dim]Press Ctrl-C to stop.[/dim]")
+
+    serve_identity(settings, announce)
+
+
 @serve_app.command("all")
 def all_services(
     host: HostOption = None,

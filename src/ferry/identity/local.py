@@ -4,6 +4,8 @@ gets from them (as App Service gives its apps `IDENTITY_ENDPOINT` and `IDENTITY_
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,10 +13,11 @@ from ferry.identity.bundle import write_bundle
 from ferry.identity.endpoint import PATH, build_identity_app, new_secret
 from ferry.identity.tls import TlsFiles, ensure_certificates
 from ferry.identity.tokens import TokenIssuer
-from ferry.serving import Listener, bind
+from ferry.instance import Instance
+from ferry.serving import Listener, bind, run_until_stopped
 from ferry.settings import Settings
 
-__all__ = ["CA_VARIABLES", "LocalIdentity", "start_identity"]
+__all__ = ["CA_VARIABLES", "LocalIdentity", "serve_identity", "start_identity"]
 
 CA_VARIABLES = ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE")
 """Where the sync Azure clients (requests), the async ones and httpx, and curl look for
@@ -43,9 +46,24 @@ def start_identity(settings: Settings) -> LocalIdentity:
     issuer = TokenIssuer(settings.data)
     tls = ensure_certificates(settings.data, settings.tls_names)
     bundle = write_bundle(tls.ca)
-    secret = new_secret()
+    secret = settings.identity_secret or new_secret()
     listener = Listener(
         build_identity_app(issuer, secret), bind(settings.host, settings.identity_port)
     )
     endpoint = f"{listener.url(settings.host)}{PATH}"
     return LocalIdentity(issuer, secret, listener, endpoint, tls, bundle)
+
+
+def serve_identity(settings: Settings, announce: Callable[[str], None]) -> None:
+    """The token endpoint alone (`ferry serve identity`): in a cluster, the one that function
+    apps reach, signing with the key every replica shares."""
+    identity = start_identity(settings)
+    pid = os.getpid()
+    Instance(pid, {"identity": identity.endpoint}, {"identity_header": identity.secret}).write(
+        settings.data
+    )
+    try:
+        announce(identity.endpoint)
+        run_until_stopped([identity.listener])
+    finally:
+        Instance.remove(settings.data, pid)
