@@ -32,6 +32,15 @@ def queues(
     port: Annotated[
         int | None, typer.Option("--port", help="Port (default 10001; 0 picks a free one).")
     ] = None,
+    tls_port: Annotated[
+        int | None,
+        typer.Option(
+            "--tls-port",
+            help="Also serve https on this port (0 picks one), taking bearer tokens too.",
+            show_default=False,
+        ),
+    ] = None,
+    tls_name: TlsNameOption = None,
     data: DataOption = None,
     database_url: DatabaseUrlOption = None,
     config: ConfigOption = None,
@@ -40,14 +49,19 @@ def queues(
     from ferry.queues.server import serve_queues
 
     settings = Settings.load(
-        config, host=host, queue_port=port, data=data, database_url=database_url
+        config,
+        host=host,
+        queue_port=port,
+        data=data,
+        database_url=database_url,
+        tls_names=tls_name or None,
     )
 
     def announce(url: str, store: str) -> None:
         console.print(f"[bold]Queue service[/bold] {url}  [dim]({store})[/dim]")
         console.print("[dim]Press Ctrl-C to stop.[/dim]")
 
-    serve_queues(settings, announce)
+    serve_queues(settings, announce, tls_port=tls_port)
 
 
 def _announce_agents(
