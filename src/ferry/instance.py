@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ferry.errors import FerryError
+from ferry.files import replace_file
 
 __all__ = ["Instance", "InstanceNotRunning", "instance_file", "pid_alive"]
 
@@ -36,12 +37,7 @@ class Instance:
 
     def write(self, data: Path) -> None:
         data.mkdir(parents=True, exist_ok=True)
-        path = instance_file(data)
-        temporary = path.with_suffix(f".{os.getpid()}.tmp")
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w") as file:
-            file.write(json.dumps(asdict(self), indent=2))
-        temporary.replace(path)
+        replace_file(instance_file(data), json.dumps(asdict(self), indent=2).encode(), private=True)
 
     @classmethod
     def read(cls, data: Path) -> Instance:

@@ -151,11 +151,12 @@ def all_services(
 ) -> None:
     """Serve the queue service, the token endpoint and the agent service in one process,
     with no functions host: the platform `ferry up` runs beside a deployed app's host."""
-    from ferry.cli.start import announce_started
-    from ferry.functions.server import serve_functions
+    from ferry.cli.start import serve_everything
 
-    settings = Settings.load(
-        config,
+    serve_everything(
+        None,
+        enable_auth=False,
+        config=config,
         host=host,
         queue_port=queue_port,
         agents_port=agents_port,
@@ -165,7 +166,6 @@ def all_services(
         data=data,
         database_url=database_url,
     )
-    serve_functions(settings, None, with_queues=True, enable_auth=False, announce=announce_started)
 
 
 def worker(

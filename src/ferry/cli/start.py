@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -22,7 +22,7 @@ from ferry.cli.options import (
 from ferry.cli.output import console, show_loading
 from ferry.settings import Settings
 
-__all__ = ["announce_started", "functions", "start"]
+__all__ = ["functions", "serve_everything", "start"]
 
 AppOption = Annotated[
     Path | None,
@@ -91,10 +91,10 @@ def start(
 ) -> None:
     """Serve the queue service and the function app in the current folder (like
     `func start` with Azurite), until Ctrl-C."""
-    from ferry.functions.server import serve_functions
-
-    settings = Settings.load(
-        config,
+    serve_everything(
+        app or Path.cwd(),
+        enable_auth=enable_auth,
+        config=config,
         host=host,
         queue_port=queue_port,
         http_port=http_port,
@@ -105,12 +105,18 @@ def start(
         data=data,
         database_url=database_url,
     )
+
+
+def serve_everything(
+    app: Path | None, *, enable_auth: bool, config: Path | None, **flags: Any
+) -> None:
+    """Queues, identity and agents in one process, with the app's functions host when there
+    is an app: `ferry start`, and `ferry serve all` without one."""
+    from ferry.functions.server import serve_functions
+
+    settings = Settings.load(config, **flags)
     serve_functions(
-        settings,
-        app or Path.cwd(),
-        with_queues=True,
-        enable_auth=enable_auth,
-        announce=announce_started,
+        settings, app, with_queues=True, enable_auth=enable_auth, announce=announce_started
     )
 
 

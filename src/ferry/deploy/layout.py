@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, ValidationError
 
 from ferry.deploy.errors import DeployError, EnvironmentNotFound
+from ferry.files import replace_file
 
 __all__ = [
     "ChildState",
@@ -217,6 +217,4 @@ def _read_json(path: Path) -> Any:
 
 def _write_json(path: Path, document: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(f".{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(document, indent=2))
-    temporary.replace(path)
+    replace_file(path, json.dumps(document, indent=2).encode())

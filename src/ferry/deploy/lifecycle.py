@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from sqlalchemy import Connection, func, select
@@ -43,6 +43,7 @@ __all__ = [
 ]
 
 Progress = Callable[[str], None]
+T = TypeVar("T")
 
 UP_TIMEOUT = 120.0
 STOP_TIMEOUT = 75.0
@@ -364,9 +365,21 @@ def _count_dirs(folder: Path) -> int:
     return sum(1 for path in folder.iterdir() if path.is_dir()) if folder.is_dir() else 0
 
 
+def _read_platform(platform: Path, work: Callable[[Connection], T], empty: T) -> T:
+    """`work` on the platform's store (read-only), or `empty` when it has none yet."""
+    from ferry.store import open_database
+
+    if not (platform / "ferry.db").exists():
+        return empty
+    database = open_database(database_url=None, data=platform, migrate=False)
+    try:
+        return database.read_sync(work)
+    finally:
+        database.close()
+
+
 def _stored(platform: Path) -> dict[str, int]:
     """Counts of the platform store's queues, messages, agents, threads and runs."""
-    from ferry.store import open_database
     from ferry.store.schema import (
         agent_threads,
         assistants,
@@ -384,67 +397,54 @@ def _stored(platform: Path) -> dict[str, int]:
         "thread messages": thread_messages,
         "runs": runs,
     }
-    if not (platform / "ferry.db").exists():
-        return dict.fromkeys(tables, 0)
-    database = open_database(database_url=None, data=platform, migrate=False)
-    try:
 
-        def count(conn: Connection) -> dict[str, int]:
-            return {
-                label: int(conn.execute(select(func.count()).select_from(table)).scalar_one())
-                for label, table in tables.items()
-            }
+    def count(conn: Connection) -> dict[str, int]:
+        return {
+            label: int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+            for label, table in tables.items()
+        }
 
-        return database.read_sync(count)
-    finally:
-        database.close()
+    return _read_platform(platform, count, dict.fromkeys(tables, 0))
 
 
 def _platform_view(platform: Path) -> tuple[dict[str, int], int, int]:
     """Each queue's depth (`account/name` → messages), the agents, and the runs in flight."""
     from ferry.agents.store import TERMINAL
-    from ferry.store import open_database
     from ferry.store.schema import assistants, queue_messages, queues, runs
 
-    if not (platform / "ferry.db").exists():
-        return {}, 0, 0
-    database = open_database(database_url=None, data=platform, migrate=False)
-    try:
+    def view(conn: Connection) -> tuple[dict[str, int], int, int]:
+        depth = (
+            select(queues.c.account, queues.c.name, func.count(queue_messages.c.id))
+            .select_from(queues.outerjoin(queue_messages))
+            .group_by(queues.c.account, queues.c.name)
+            .order_by(queues.c.account, queues.c.name)
+        )
+        depths = {f"{a}/{n}": int(c) for a, n, c in conn.execute(depth)}
+        agents = conn.execute(select(func.count()).select_from(assistants)).scalar_one()
+        flying = conn.execute(
+            select(func.count()).select_from(runs).where(runs.c.status.not_in(TERMINAL))
+        ).scalar_one()
+        return depths, int(agents), int(flying)
 
-        def view(conn: Connection) -> tuple[dict[str, int], int, int]:
-            depth = (
-                select(queues.c.account, queues.c.name, func.count(queue_messages.c.id))
-                .select_from(queues.outerjoin(queue_messages))
-                .group_by(queues.c.account, queues.c.name)
-                .order_by(queues.c.account, queues.c.name)
-            )
-            depths = {f"{a}/{n}": int(c) for a, n, c in conn.execute(depth)}
-            agents = conn.execute(select(func.count()).select_from(assistants)).scalar_one()
-            flying = conn.execute(
-                select(func.count()).select_from(runs).where(runs.c.status.not_in(TERMINAL))
-            ).scalar_one()
-            return depths, int(agents), int(flying)
-
-        return database.read_sync(view)
-    finally:
-        database.close()
+    nothing: tuple[dict[str, int], int, int] = ({}, 0, 0)
+    return _read_platform(platform, view, nothing)
 
 
 def _status(layout: Layout) -> EnvironmentStatus:
     record = layout.read_record()
     state = layout.read_state()
-    alive = state is not None and pid_alive(state.pid)
+    live = state if state is not None and pid_alive(state.pid) else None
     depths, agents, flying = _platform_view(layout.platform_data)
     return EnvironmentStatus(
         name=record.name,
-        status=state.status if state is not None and alive else "stopped",
+        status=live.status if live else "stopped",
         deployment=record.current,
         deployments=len(record.deployments),
-        supervisor=state.pid if state is not None and alive else None,
-        platform=state.platform.model_dump() if state is not None and alive else {},
-        host=state.host.model_dump() if state is not None and alive else {},
+        supervisor=live.pid if live else None,
+        platform=live.platform.model_dump() if live else {},
+        host=live.host.model_dump() if live else {},
         services=_services(record),
-        functions=_functions(layout, record) if alive else [],
+        functions=_functions(layout, record) if live else [],
         queues=depths,
         agents=agents,
         runs_in_flight=flying,

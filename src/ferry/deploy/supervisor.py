@@ -20,13 +20,14 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
 from ferry.deploy.layout import ChildState, EnvironmentRecord, Layout, SupervisorState
 from ferry.deploy.pythonenv import environment_python
 from ferry.identity.clientenv import client_environment
+from ferry.identity.local import CA_VARIABLES
 from ferry.instance import Instance, InstanceNotRunning
 from ferry.settings import Settings
 
@@ -60,11 +61,10 @@ def host_environment(
     deployment = record.deployment()
     provided = client_environment(platform_data)
     environment = {**base, **deployment.app_settings}
-    environment.update((name, value) for name, value in provided.items() if name in PROVISIONED)
     environment.update(
         (name, value)
         for name, value in provided.items()
-        if name.endswith(("_CA_BUNDLE", "SSL_CERT_FILE"))
+        if name in PROVISIONED or name in CA_VARIABLES
     )
     environment["AZURE_FUNCTIONS_ENVIRONMENT"] = "Production"
     environment.update(record.settings)
@@ -81,7 +81,7 @@ class _Child:
     process: subprocess.Popen[bytes] | None = None
     started: float = 0.0
     backoff: float = BACKOFF_START
-    restart_at: float | None = field(default=None)
+    restart_at: float | None = None
     wanted: bool = True
     generation: int = 0
     """For the host: the platform start whose environment (identity secret) it was given."""

@@ -4,10 +4,11 @@ secrets in storage; `ferry keys` shows them, `--enable-auth` enforces them."""
 from __future__ import annotations
 
 import json
-import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from ferry.files import replace_file
 
 __all__ = ["HostKeys", "load_keys"]
 
@@ -66,8 +67,5 @@ def load_keys(data: Path, functions: list[str]) -> HostKeys:
             changed = True
     if changed:
         data.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(f".{os.getpid()}.tmp")
-        temporary.write_text(json.dumps(keys.to_json(), indent=2))
-        temporary.chmod(0o600)
-        temporary.replace(path)
+        replace_file(path, json.dumps(keys.to_json(), indent=2).encode(), private=True)
     return keys

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import certifi
 
+from ferry.files import replace_file
+
 __all__ = ["write_bundle"]
 
 _NAMED_BY = ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")
@@ -37,7 +39,5 @@ def write_bundle(ca: Path, environ: Mapping[str, str] | None = None) -> Path:
             return bundle
     except OSError:
         pass
-    temporary = bundle.with_suffix(f".{os.getpid()}.tmp")
-    temporary.write_bytes(content)
-    temporary.replace(bundle)
+    replace_file(bundle, content)
     return bundle

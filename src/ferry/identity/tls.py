@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from ferry.errors import ConfigError
+from ferry.files import replace_file
 
 __all__ = ["TlsFiles", "ensure_certificates"]
 
@@ -34,20 +35,6 @@ class TlsFiles:
     """The CA certificate clients should trust (PEM)."""
     certificate: Path
     key: Path
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    temporary = path.with_suffix(f".{os.getpid()}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    temporary.replace(path)
-
-
-def _write_public(path: Path, data: bytes) -> None:
-    temporary = path.with_suffix(f".{os.getpid()}.tmp")
-    temporary.write_bytes(data)
-    temporary.replace(path)
 
 
 def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
@@ -103,8 +90,8 @@ def _make_ca(folder: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
-    _write_private(folder / "ca.key", _key_pem(key))
-    _write_public(folder / "ca.pem", certificate.public_bytes(serialization.Encoding.PEM))
+    replace_file(folder / "ca.key", _key_pem(key), private=True)
+    replace_file(folder / "ca.pem", certificate.public_bytes(serialization.Encoding.PEM))
     return certificate, key
 
 
@@ -171,6 +158,6 @@ def ensure_certificates(data: Path, extra_names: Iterable[str] = ()) -> TlsFiles
         )
         .sign(ca_key, hashes.SHA256())
     )
-    _write_private(files.key, _key_pem(key))
-    _write_public(files.certificate, certificate.public_bytes(serialization.Encoding.PEM))
+    replace_file(files.key, _key_pem(key), private=True)
+    replace_file(files.certificate, certificate.public_bytes(serialization.Encoding.PEM))
     return files
