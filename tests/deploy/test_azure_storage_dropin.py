@@ -2,8 +2,9 @@
 that is not Ferry's.
 
 Azure Storage itself is out of reach from here, so the stand-in is Azure's own emulator,
-Azurite, listening on this machine's non-loopback address with an account of its own
-(`contoso`), the way a storage account is reached over the network. Ferry serves only the
+Azurite, listening on another loopback address (127.0.0.2: a host other than the one Ferry
+serves, yet test traffic never leaves the machine) with an account of its own (`contoso`),
+the way a storage account is reached over the network. Ferry serves only the
 agent service and the functions host: the run engine puts the tool call on Azurite's `input`
 queue and reads the answer from Azurite's `output` queue; the host's trigger and output
 binding use Azurite through the app's connection string.
@@ -41,18 +42,8 @@ def _missing(reason: str) -> None:
     pytest.skip(reason)
 
 
-def _outward_address() -> str:
-    """An address of this machine that is not loopback, as a storage account's would be."""
-    try:
-        found = subprocess.run(["hostname", "-I"], capture_output=True, text=True, check=True)
-    except (OSError, subprocess.CalledProcessError) as exc:
-        _missing(f"cannot list this machine's addresses: {exc}")
-        raise
-    for address in found.stdout.split():
-        if "." in address and not address.startswith("127."):
-            return address
-    _missing("this machine has no IPv4 address besides loopback")
-    raise AssertionError("unreachable")
+STORAGE_HOST = "127.0.0.2"
+"""Another loopback address: Ferry binds 127.0.0.1, so a queue service here is not its own."""
 
 
 @pytest.fixture
@@ -60,7 +51,7 @@ def azurite(tmp_path: Path) -> Iterator[str]:
     """Azurite's queue service with the `contoso` account; yields that account's URL."""
     if not AZURITE.exists():
         _missing("Azurite is not installed (`make test` installs it into .bench/azurite)")
-    address = _outward_address()
+    address = STORAGE_HOST
     (port,) = free_ports(1)
     log = open(tmp_path / "azurite.log", "wb")  # noqa: SIM115 - handed to the child
     process = subprocess.Popen(
