@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from ferry import __version__
-from ferry.agents.requests import (
+from ferry.agents.classic.requests import (
     AssistantCreate,
     AssistantUpdate,
     MessageCreate,

@@ -18,7 +18,7 @@ from starlette.applications import Starlette
 
 from ferry.agents.app import build_app
 from ferry.agents.auth import Authorizer, FerryTokens
-from ferry.agents.service import AgentService
+from ferry.agents.classic.service import ClassicService
 from ferry.agents.store import AgentStore
 from ferry.identity.tls import ensure_certificates
 from ferry.identity.tokens import TokenIssuer
@@ -72,7 +72,7 @@ def build_agents(
         if engine
         else None
     )
-    service = AgentService(
+    service = ClassicService(
         AgentStore(database), wake=run_engine.wake if run_engine else (lambda: None), bus=bus
     )
 

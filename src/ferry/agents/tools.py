@@ -1,8 +1,10 @@
-"""Which tools an agent or run may carry, checked when they are given.
+"""Tools as each API writes them, checked when they are given and stored in the core's shape.
 
 Ferry runs `function` tools (the client answers) and `azure_function` tools (a queue carries
-the call to a function and its answer back). Every other tool type of the real service is
-refused by name with a 400, never stored and silently ignored.
+the call to a function and its answer back). The classic API nests a function under
+`function`; the v2 API writes it flat; `azure_function` is the same in both. Every other
+tool type of the real service is refused by name with a 400, never stored and silently
+ignored. `ferry.runs.tools` describes the stored shape.
 """
 
 from __future__ import annotations
@@ -12,61 +14,74 @@ from typing import Any
 
 from ferry.agents.errors import BadRequest, NotSupported
 
-__all__ = ["QueueBinding", "check_tool_resources", "check_tools", "queue_binding"]
+__all__ = [
+    "check_tool_resources",
+    "classic_tools",
+    "render_classic_tools",
+    "render_v2_tools",
+    "v2_tools",
+]
 
 Json = dict[str, Any]
 
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _QUEUE = re.compile(r"[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}")
+_SUPPORTED = "Supported tool types: function, azure_function."
 _KNOWN_UNSUPPORTED = {
-    "code_interpreter": "it runs code in a sandbox Ferry does not provide",
-    "file_search": "it needs files and vector stores, which Ferry does not store",
+    "code_interpreter": "it runs code in a sandbox Ferry does not provide yet",
+    "file_search": "it needs files and vector stores, which Ferry does not store yet",
     "bing_grounding": "it calls Bing, which is not available offline",
     "bing_custom_search": "it calls Bing, which is not available offline",
+    "bing_custom_search_preview": "it calls Bing, which is not available offline",
+    "web_search": "it searches the web, which is not available offline",
+    "web_search_preview": "it searches the web, which is not available offline",
     "azure_ai_search": "it needs an Azure AI Search index",
     "sharepoint_grounding": "it needs SharePoint",
+    "sharepoint_grounding_preview": "it needs SharePoint",
     "fabric_dataagent": "it needs Microsoft Fabric",
+    "fabric_dataagent_preview": "it needs Microsoft Fabric",
     "microsoft_fabric": "it needs Microsoft Fabric",
-    "openapi": "OpenAPI tools are not implemented",
-    "connected_agent": "connected agents are not implemented",
+    "openapi": "OpenAPI tools are not implemented yet",
+    "connected_agent": "connected agents are not implemented yet",
+    "a2a_preview": "agent-to-agent tools are not implemented",
     "deep_research": "it needs a deep-research model deployment",
-    "mcp": "MCP tools are not implemented",
+    "mcp": "MCP tools are not implemented yet",
     "browser_automation": "it needs a browser service",
+    "browser_automation_preview": "it needs a browser service",
+    "image_generation": "it needs an image model",
+    "computer_use_preview": "it needs a computer-use model and environment",
+    "memory_search": "it needs a memory store",
+    "memory_search_preview": "it needs a memory store",
+    "local_shell": "it runs commands on the client's machine",
+    "shell": "it runs commands on the client's machine",
+    "custom": "custom tools are not implemented",
 }
 
 
-def _function(tool: Json, where: str) -> Json:
-    function = tool.get("function")
+def _function_fields(function: Any, where: str) -> Json:
+    """The name, description, parameters and strictness of a function, checked."""
     if not isinstance(function, dict):
-        raise BadRequest(f"{where}.function must be an object with a name", param=where)
+        raise BadRequest(f"{where} must be an object with a name", param=where)
     name = function.get("name")
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise BadRequest(
-            f"{where}.function.name must be 1-64 letters, digits, '_' or '-'",
-            param=f"{where}.function.name",
+            f"{where}.name must be 1-64 letters, digits, '_' or '-'", param=f"{where}.name"
         )
-    for key, kind in (("description", str), ("parameters", dict)):
-        if key in function and function[key] is not None and not isinstance(function[key], kind):
-            raise BadRequest(f"{where}.function.{key} has the wrong type", param=where)
-    return function
+    for key, kind in (("description", str), ("parameters", dict), ("strict", bool)):
+        if function.get(key) is not None and not isinstance(function[key], kind):
+            raise BadRequest(f"{where}.{key} has the wrong type", param=f"{where}.{key}")
+    return {
+        "name": name,
+        "description": function.get("description"),
+        "parameters": function.get("parameters"),
+        "strict": function.get("strict"),
+    }
 
 
-class QueueBinding:
-    """One side (input or output) of an `azure_function` tool: a queue on a service."""
-
-    def __init__(self, endpoint: str, queue: str) -> None:
-        self.endpoint = endpoint.rstrip("/")
-        self.queue = queue
-
-    @property
-    def url(self) -> str:
-        return f"{self.endpoint}/{self.queue}"
-
-
-def queue_binding(binding: Any, where: str) -> QueueBinding:
-    """The queue of a binding; the typed SDKs say `queue_service_endpoint`, the seed's raw
-    dict says `queue_service_uri`: both are accepted."""
-    if not isinstance(binding, dict) or binding.get("type") != "storage_queue":
+def _queue(binding: Any, where: str) -> Json:
+    """One side of an `azure_function` tool; the typed SDKs say `queue_service_endpoint`,
+    the seed's raw dict says `queue_service_uri`: both are accepted."""
+    if not isinstance(binding, dict) or binding.get("type", "storage_queue") != "storage_queue":
         raise BadRequest(f"{where} must be {{'type': 'storage_queue', ...}}", param=where)
     queue = binding.get("storage_queue")
     if not isinstance(queue, dict):
@@ -85,16 +100,30 @@ def queue_binding(binding: Any, where: str) -> QueueBinding:
             "letters, digits and single hyphens)",
             param=where,
         )
-    return QueueBinding(endpoint, name)
+    return {"endpoint": endpoint.rstrip("/"), "queue": name}
 
 
-def check_tools(tools: Any, param: str = "tools") -> list[Json]:
+def _azure_function(tool: Json, where: str) -> Json:
+    body = tool.get("azure_function")
+    if not isinstance(body, dict):
+        raise BadRequest(f"{where}.azure_function must be an object", param=where)
+    where = f"{where}.azure_function"
+    return {
+        "type": "azure_function",
+        **_function_fields(body.get("function"), f"{where}.function"),
+        "input": _queue(body.get("input_binding"), f"{where}.input_binding"),
+        "output": _queue(body.get("output_binding"), f"{where}.output_binding"),
+    }
+
+
+def _tools(tools: Any, param: str, function: Any) -> list[Json]:
     if tools is None:
         return []
     if not isinstance(tools, list):
         raise BadRequest(f"'{param}' must be an array", param=param)
     if len(tools) > 128:
         raise BadRequest(f"'{param}' has more than 128 tools", param=param)
+    checked: list[Json] = []
     names: set[str] = set()
     for index, tool in enumerate(tools):
         where = f"{param}[{index}]"
@@ -104,39 +133,86 @@ def check_tools(tools: Any, param: str = "tools") -> list[Json]:
         if kind in _KNOWN_UNSUPPORTED:
             raise NotSupported(
                 f"{where}: tool type '{kind}' is not supported by Ferry: "
-                f"{_KNOWN_UNSUPPORTED[kind]}. Supported tool types: function, azure_function.",
+                f"{_KNOWN_UNSUPPORTED[kind]}. {_SUPPORTED}",
                 param=where,
             )
         if kind == "function":
-            name = _function(tool, where)["name"]
+            stored = {"type": "function", **function(tool, where)}
         elif kind == "azure_function":
-            body = tool.get("azure_function")
-            if not isinstance(body, dict):
-                raise BadRequest(f"{where}.azure_function must be an object", param=where)
-            name = _function(body, f"{where}.azure_function")["name"]
-            queue_binding(body.get("input_binding"), f"{where}.azure_function.input_binding")
-            queue_binding(body.get("output_binding"), f"{where}.azure_function.output_binding")
+            stored = _azure_function(tool, where)
         else:
-            raise BadRequest(
-                f"{where}: unknown tool type '{kind}'. Supported tool types: function, "
-                "azure_function.",
-                param=where,
-            )
-        if name in names:
-            raise BadRequest(f"{where}: two tools are named '{name}'", param=where)
-        names.add(name)
-    return tools
+            raise BadRequest(f"{where}: unknown tool type '{kind[:64]}'. {_SUPPORTED}", param=where)
+        if stored["name"] in names:
+            raise BadRequest(f"{where}: two tools are named '{stored['name']}'", param=where)
+        names.add(stored["name"])
+        checked.append(stored)
+    return checked
+
+
+def classic_tools(tools: Any, param: str = "tools") -> list[Json]:
+    """Tools as the classic API writes them (`{"type": "function", "function": {…}}`)."""
+    return _tools(tools, param, lambda tool, where: _function_fields(tool.get("function"), where))
+
+
+def v2_tools(tools: Any, param: str = "tools") -> list[Json]:
+    """Tools as the v2 API writes them (`{"type": "function", "name", …}`, flat)."""
+    return _tools(tools, param, _function_fields)
+
+
+def _function_body(tool: Json) -> Json:
+    body = {"name": tool["name"], "description": tool.get("description") or ""}
+    if tool.get("parameters") is not None:
+        body["parameters"] = tool["parameters"]
+    if tool.get("strict") is not None:
+        body["strict"] = tool["strict"]
+    return body
+
+
+def _binding(side: Json) -> Json:
+    return {
+        "type": "storage_queue",
+        "storage_queue": {"queue_service_endpoint": side["endpoint"], "queue_name": side["queue"]},
+    }
+
+
+def _render_azure_function(tool: Json) -> Json:
+    return {
+        "type": "azure_function",
+        "azure_function": {
+            "function": _function_body(tool),
+            "input_binding": _binding(tool["input"]),
+            "output_binding": _binding(tool["output"]),
+        },
+    }
+
+
+def render_classic_tools(tools: list[Json]) -> list[Json]:
+    return [
+        {"type": "function", "function": _function_body(tool)}
+        if tool["type"] == "function"
+        else _render_azure_function(tool)
+        for tool in tools
+    ]
+
+
+def render_v2_tools(tools: list[Json]) -> list[Json]:
+    return [
+        {"type": "function", **_function_body(tool), "strict": tool.get("strict")}
+        if tool["type"] == "function"
+        else _render_azure_function(tool)
+        for tool in tools
+    ]
 
 
 def check_tool_resources(resources: Any) -> Json:
-    """Tool resources hold files and vector stores, which Ferry does not keep."""
+    """Tool resources hold files and vector stores, which Ferry does not keep yet."""
     if resources is None or resources == {}:
         return {}
     if not isinstance(resources, dict):
         raise BadRequest("'tool_resources' must be an object", param="tool_resources")
     if any(value for value in resources.values()):
         raise NotSupported(
-            "tool_resources (files, vector stores) are not supported by Ferry",
+            "tool_resources (files, vector stores) are not supported by Ferry yet",
             param="tool_resources",
         )
     return {}

@@ -10,7 +10,8 @@ import logging
 
 from starlette.responses import JSONResponse
 
-from ferry.agents.errors import AgentsError, Unauthorized
+from ferry.agents.errors import AgentsError, BadRequest, Unauthorized
+from ferry.runs.errors import CallNotPending
 from ferry.store import StoreError
 
 __all__ = ["error_response", "to_agents_error"]
@@ -31,6 +32,8 @@ class _Unavailable(AgentsError):
 def to_agents_error(exc: BaseException) -> AgentsError:
     if isinstance(exc, AgentsError):
         return exc
+    if isinstance(exc, CallNotPending):  # another request answered the call first
+        return BadRequest(str(exc))
     if isinstance(exc, StoreError):
         log.warning("store failure: %s", exc)
         return _Unavailable("The service's database is unavailable; retry later.")

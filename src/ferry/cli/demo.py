@@ -29,7 +29,7 @@ from ferry.runs.timeline import timeline
 from ferry.settings import Settings
 from ferry.spawn import spawn
 from ferry.store import Database, open_database
-from ferry.store.schema import assistants, runs
+from ferry.store.schema import agents, runs
 
 __all__ = ["demo"]
 
@@ -64,7 +64,7 @@ class _Narrator:
 
     def look(self) -> None:
         def newest(conn: Any) -> tuple[int, str | None]:
-            count = conn.execute(select(func.count()).select_from(assistants)).scalar_one()
+            count = conn.execute(select(func.count()).select_from(agents)).scalar_one()
             run = conn.execute(select(runs.c.id).order_by(runs.c.seq.desc()).limit(1)).scalar()
             return int(count), run
 

@@ -17,7 +17,9 @@ runs_app = typer.Typer(help="Look at runs.", no_args_is_help=True)
 
 @runs_app.command("show")
 def show(
-    run_id: Annotated[str, typer.Argument(help="The run's id (run_…).")],
+    run_id: Annotated[
+        str, typer.Argument(help="The run's id (run_… for a classic run, resp_… for a response).")
+    ],
     data: DataOption = None,
     database_url: DatabaseUrlOption = None,
     as_json: JsonOption = False,
@@ -40,9 +42,12 @@ def show(
         print(json.dumps(found, indent=2))
         return
     run = found["run"]
+    agent = run.get("agent") or {}
+    where = run["conversation_id"] or run["previous_run_id"] or "-"
     console.print(
         f"[bold]{run['id']}[/bold]  status [yellow]{run['status']}[/yellow]  "
-        f"thread {run['thread_id']}  agent {run['assistant_id']}  model {run['model']}"
+        f"{'thread' if run['api'] == 'classic' else 'conversation'} {where}  "
+        f"agent {agent.get('name') or agent.get('id') or '-'}  model {run['model']}"
     )
     if run.get("last_error"):
         error = run["last_error"]

@@ -380,37 +380,27 @@ def _read_platform(platform: Path, work: Callable[[Connection], T], empty: T) ->
 
 def _stored(platform: Path) -> dict[str, int]:
     """Counts of the platform store's queues, messages, agents, threads and runs."""
-    from ferry.store.schema import (
-        agent_threads,
-        assistants,
-        queue_messages,
-        queues,
-        runs,
-        thread_messages,
-    )
+    from ferry.store.schema import agents, conversations, items, queue_messages, queues, runs
 
-    tables = {
-        "queues": queues,
-        "queue messages": queue_messages,
-        "agents": assistants,
-        "threads": agent_threads,
-        "thread messages": thread_messages,
-        "runs": runs,
+    counted = {
+        "queues": select(func.count()).select_from(queues),
+        "queue messages": select(func.count()).select_from(queue_messages),
+        "agents": select(func.count()).select_from(agents),
+        "threads": select(func.count()).select_from(conversations),
+        "thread messages": select(func.count()).select_from(items).where(items.c.type == "message"),
+        "runs": select(func.count()).select_from(runs),
     }
 
     def count(conn: Connection) -> dict[str, int]:
-        return {
-            label: int(conn.execute(select(func.count()).select_from(table)).scalar_one())
-            for label, table in tables.items()
-        }
+        return {label: int(conn.execute(query).scalar_one()) for label, query in counted.items()}
 
-    return _read_platform(platform, count, dict.fromkeys(tables, 0))
+    return _read_platform(platform, count, dict.fromkeys(counted, 0))
 
 
 def _platform_view(platform: Path) -> tuple[dict[str, int], int, int]:
     """Each queue's depth (`account/name` → messages), the agents, and the runs in flight."""
-    from ferry.agents.store import TERMINAL
-    from ferry.store.schema import assistants, queue_messages, queues, runs
+    from ferry.runs.status import TERMINAL
+    from ferry.store.schema import agents, queue_messages, queues, runs
 
     def view(conn: Connection) -> tuple[dict[str, int], int, int]:
         depth = (
@@ -420,11 +410,11 @@ def _platform_view(platform: Path) -> tuple[dict[str, int], int, int]:
             .order_by(queues.c.account, queues.c.name)
         )
         depths = {f"{a}/{n}": int(c) for a, n, c in conn.execute(depth)}
-        agents = conn.execute(select(func.count()).select_from(assistants)).scalar_one()
+        known = conn.execute(select(func.count()).select_from(agents)).scalar_one()
         flying = conn.execute(
-            select(func.count()).select_from(runs).where(runs.c.status.not_in(TERMINAL))
+            select(func.count()).select_from(runs).where(runs.c.status.not_in(list(TERMINAL)))
         ).scalar_one()
-        return depths, int(agents), int(flying)
+        return depths, int(known), int(flying)
 
     nothing: tuple[dict[str, int], int, int] = ({}, 0, 0)
     return _read_platform(platform, view, nothing)

@@ -3,8 +3,8 @@
 The database is the truth: a streaming request rebuilds its events from what is stored, so it
 works whichever process (or machine, sharing PostgreSQL) works the run. The bus only makes it
 prompt: the engine says when it has stored something for a run (so a watcher looks now rather
-than at its next poll), and passes on the model's text as it is generated, which is never
-stored piece by piece.
+than at its next poll), with what it stored, and passes on the model's text as it is
+generated, which is stored only once the answer is whole.
 """
 
 from __future__ import annotations
@@ -16,33 +16,49 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Changed", "Delta", "News", "RunBus"]
+__all__ = ["Changed", "Delta", "News", "RunBus", "Snapshot"]
 
 Json = dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A run as the engine stored it: copies no one changes."""
+
+    status: str
+    run: Json
+    steps: tuple[Json, ...] = ()
+    """Steps written by the commit."""
+    items: tuple[Json, ...] = ()
+    """Items written by the commit."""
+    outputs: tuple[tuple[str, str], ...] = ()
+    """(call id, output) of every output the run has."""
+    calls: tuple[Any, ...] = ()
+    """The run's tool calls (`ferry.runs.calls.Call`), as they stand."""
+
+
+@dataclass(frozen=True, slots=True)
 class Changed:
-    """Something about the run was stored. With `run`, what this process stored (the run and
-    the steps and messages written with it, copies no one changes), so a watcher need not read
-    them back; without, read the store."""
+    """Something about the run was stored. With `snapshot`, what this process stored, so a
+    watcher need not read it back; without, read the store. `news` are the stream news the
+    commit logged (numbered), for watchers of v2 streams."""
 
     sequence: int = 0
-    run: Json | None = None
-    steps: tuple[Json, ...] = ()
-    messages: tuple[Json, ...] = ()
+    snapshot: Snapshot | None = None
+    news: tuple[Json, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class Delta:
     """A piece of the model's answer, before the message holding it is stored.
 
-    `step` and `message` are the objects the answer will be stored as (status in_progress),
-    so a watcher can announce them before the first piece."""
+    `step` and `item` are what the answer will be stored as (status in_progress), so a watcher
+    can announce them before the first piece; `news` is the numbered news for v2 streams."""
 
     step: Json
-    message: Json
+    item: Json
     text: str
+    news: tuple[Json, ...] = ()
 
 
 News = Changed | Delta
@@ -75,34 +91,27 @@ class RunBus:
                     del self._watchers[run_id]
 
     def changed(
-        self,
-        run_id: str,
-        run: Json | None = None,
-        steps: Sequence[Json] = (),
-        messages: Sequence[Json] = (),
+        self, run_id: str, snapshot: Snapshot | None = None, news: Sequence[Json] = ()
     ) -> None:
         watchers = self._watchers.get(run_id)
         if not watchers:
             return
-        news = Changed()
-        if run is not None:
+        told = Changed()
+        if snapshot is not None:
             self.sequence += 1
-            news = Changed(
-                self.sequence,
-                copy.deepcopy(run),
-                tuple(copy.deepcopy(list(steps))),
-                tuple(copy.deepcopy(list(messages))),
-            )
+            told = Changed(self.sequence, copy.deepcopy(snapshot), tuple(copy.deepcopy(news)))
         for watcher in watchers:
             if not watcher.queue.full():
-                watcher.queue.put_nowait(news)
+                watcher.queue.put_nowait(told)
 
-    def delta(self, run_id: str, step: Json, message: Json, text: str) -> None:
+    def delta(
+        self, run_id: str, step: Json, item: Json, text: str, news: Sequence[Json] = ()
+    ) -> None:
         for watcher in self._watchers.get(run_id, ()):
             if watcher.lagging:
                 continue
             if watcher.queue.qsize() < _MAX_BACKLOG - 1:
-                watcher.queue.put_nowait(Delta(step, message, text))
+                watcher.queue.put_nowait(Delta(step, item, text, tuple(news)))
             else:
                 # A watcher that cannot keep up gets no more pieces (a gap would garble the
                 # text); it sends the rest of the answer from the stored message instead.

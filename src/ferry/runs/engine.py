@@ -1,43 +1,46 @@
 """The run engine: claims runs that have work, and moves each one step forward at a time.
 
-A run advances by small, recorded steps: start it; ask the model; record the answer (a
-message, or tool calls with the queue calls they need) before acting on it; send queue calls;
-wait (releasing the lease, with `wake_at` at the nearest deadline) until every call has an
-output; ask the model again. Each step is read back from the database, so a process that
-dies between any two of them loses nothing: whoever claims the run next, here or on another
-machine sharing PostgreSQL, carries on from the last recorded step.
+A run advances by small, recorded steps: start it; ask the model; record what it answered (a
+message, or tool calls) together with what the run does next (wait for the calls' outputs,
+with the calls on Ferry's own queues put in the same transaction); when the outputs are in,
+ask the model again. Each commit is read back from the database on the next lease, so a
+process that dies between any two of them loses nothing: whoever claims the run next, here or
+on another machine sharing PostgreSQL, carries on from the last recorded step.
+
+Classic runs and v2 responses are the same runs: they differ only in what the run does when
+the model calls a client-side `function` (`client_calls`: a classic run waits in
+requires_action; a response ends, and the client goes on with a new response), and in whether
+the stream's news are logged (`RunState.news`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import functools
 import logging
 import os
 import socket
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection
-
-from ferry.agents.ids import new_id
-from ferry.agents.objects import message_object, step_object, text_content
-from ferry.agents.store import TERMINAL
-from ferry.agents.tools import queue_binding
 from ferry.clock import Clock, system_clock
-from ferry.models.backend import ChatResult, ModelError
+from ferry.ids import new_id
+from ferry.models.backend import ChatResult, ModelError, ToolCall
 from ferry.models.router import ModelRouter
 from ferry.queues.endpoint import DEFAULT_TTL
 from ferry.queues.locator import QueueLocator, account_from_url
-from ferry.runs.bus import RunBus
+from ferry.runs.bus import RunBus, Snapshot
+from ferry.runs.calls import Call
 from ferry.runs.errors import LeaseLost
-from ferry.runs.ledger import Ledger, QueueCall, RunState
-from ferry.runs.prompt import arguments_object, build_request, tool_specs
+from ferry.runs.ledger import Change, Ledger, RunState
+from ferry.runs.news import Newsroom
+from ferry.runs.prompt import arguments_object, build_request
 from ferry.runs.queuecalls import AnswerCollector, encode_call
+from ferry.runs.records import call_item, message_item, step_record, text_parts, usage_record
+from ferry.runs.status import TERMINAL, CallState, RunStatus, StepStatus
+from ferry.runs.tools import binding_of, tool_specs
 from ferry.store.signals import RUNS, signals_for
 
 __all__ = ["RunEngine"]
@@ -46,14 +49,11 @@ log = logging.getLogger(__name__)
 
 Json = dict[str, Any]
 
-TOOL_TIMEOUT_KEY = "ferry_tool_timeout"
-"""Agent metadata key: seconds an `azure_function` call may take before the run fails."""
-
-
-@dataclass(frozen=True, slots=True)
-class Draft:
-    step: Json
-    message: Json
+_STAMPS = {
+    RunStatus.FAILED: "failed_at",
+    RunStatus.CANCELLED: "cancelled_at",
+    RunStatus.EXPIRED: "expired_at",
+}
 
 
 def _error(code: str, message: str) -> Json:
@@ -159,7 +159,7 @@ class RunEngine:
     async def _work(self, run_id: str) -> None:
         renewer = asyncio.create_task(self._renew(run_id))
         try:
-            # Read once per lease: each step keeps `state` as it stores it, so the next step
+            # Read once per lease: each commit brings `state` up to date, so the next step
             # needs no second read (answers that come meanwhile wake the run, see below).
             state = await self.ledger.load(run_id)
             while state is not None and await self._advance(state):
@@ -178,387 +178,374 @@ class RunEngine:
                 if not await self.ledger.renew(run_id, self.lease_ms):
                     return
 
-    async def _commit(
-        self,
-        run: Json,
-        *,
-        wake_at: int | None,
-        release: bool,
-        also: Callable[[Connection], bool | None] | None = None,
-        events: Sequence[tuple[str, Json]] = (),
-        steps: Sequence[Json] = (),
-        messages: Sequence[Json] = (),
-    ) -> None:
-        """`ledger.commit`, then news for streams: `steps` and `messages` are those `also`
-        writes, passed on so that streams here need not read them back."""
-        run_id = run["id"]
-
-        def write(conn: Connection) -> bool | None:
-            self.signals.announce(conn, RUNS, run_id)
-            return also(conn) if also is not None else None
-
-        await self.ledger.commit(run, wake_at=wake_at, release=release, also=write, events=events)
-        if self.bus is not None:
-            self.bus.changed(run_id, run, steps, messages)
+    async def _commit(self, state: RunState, change: Change, room: Newsroom) -> RunStatus:
+        """`ledger.commit` with the news the room holds, then news for streams here."""
+        change.news = room.take()
+        stored = await self.ledger.commit(state, change)
+        if self.bus is not None and self.bus.watching(state.id):
+            snapshot = Snapshot(
+                stored,
+                state.run,
+                tuple(change.new_steps) + tuple(change.steps),
+                tuple(change.items),
+                tuple(
+                    (i["call_id"], i["output"])
+                    for i in state.own
+                    if i["type"] == "function_call_output"
+                ),
+                tuple(state.calls),
+            )
+            self.bus.changed(state.id, snapshot, change.news)
+        return stored
 
     # Advancing -----------------------------------------------------------------------------
 
     async def _advance(self, state: RunState) -> bool:
         """Move the run one step; True if there is more to do right away, with `state`
         brought up to date."""
+        room = Newsroom(state)
         run = state.run
         now = self.clock() // 1000
-        status = run["status"]
-        if status in TERMINAL:
-            await self._commit(run, wake_at=None, release=True)
+        if state.status in TERMINAL:
+            await self._commit(state, Change(state.status, None, release=True), room)
             return False
-        if status == "cancelling":
-            await self._end(state, "cancelled")
+        if state.status == RunStatus.CANCELLING:
+            await self._end(state, room, RunStatus.CANCELLED)
             return False
-        if now >= run["expires_at"]:
-            await self._end(state, "expired")
+        if run.get("expires_at") is not None and now >= run["expires_at"]:
+            await self._end(state, room, RunStatus.EXPIRED)
             return False
-        if status == "queued":
-            run["status"] = "in_progress"
-            run["started_at"] = run["started_at"] or now
-            await self._commit(
-                run, wake_at=self.clock(), release=False, events=[("run.in_progress", {})]
+        if state.status == RunStatus.QUEUED:
+            run["started_at"] = run.get("started_at") or now
+            room.status(RunStatus.IN_PROGRESS)
+            change = Change(
+                RunStatus.IN_PROGRESS,
+                self.clock(),
+                release=False,
+                events=[("run.in_progress", {})],
             )
+            await self._commit(state, change, room)
             return True
-        step = next(
-            (
-                s
-                for s in reversed(state.steps)
-                if s["type"] == "tool_calls" and s["status"] == "in_progress"
-            ),
-            None,
-        )
+        step = _open_tool_step(state)
         if step is not None:
-            return await self._wait_for_outputs(state, step)
-        return await self._model_turn(state)
+            return await self._tool_step(state, step, room)
+        return await self._model_turn(state, room, Change(RunStatus.IN_PROGRESS, None, False))
 
     async def _end(
-        self, state: RunState, status: str, error: Json | None = None, *, calls: str = "cancelled"
+        self,
+        state: RunState,
+        room: Newsroom,
+        status: RunStatus,
+        error: Json | None = None,
+        *,
+        calls: CallState = CallState.CANCELLED,
+        prior: Change | None = None,
     ) -> None:
         """Finish the run as failed, cancelled or expired; its open steps and calls with it."""
         run = state.run
         now = self.clock() // 1000
-        stamp = {"failed": "failed_at", "cancelled": "cancelled_at", "expired": "expired_at"}
-        run["status"] = status
-        run["required_action"] = None
-        if status == "failed":
+        stamp = _STAMPS[status]
+        run[stamp] = now
+        if status == RunStatus.FAILED:
             run["last_error"] = error
-            run["failed_at"] = now
-        elif status == "cancelled":
-            run["cancelled_at"] = now
-        open_steps = [s for s in state.steps if s["status"] == "in_progress"]
-        for step in open_steps:
-            step["status"] = status
-            step[stamp[status]] = now
-            step["last_error"] = error
+        change = prior or Change(status, None, release=True)
+        change.status, change.wake_at, change.release = status, None, True
+        changed = {step["id"] for step in change.new_steps}
+        for step in [*change.new_steps, *state.steps]:
+            if step["status"] == StepStatus.IN_PROGRESS:
+                step["status"] = status
+                step[stamp] = now
+                step["last_error"] = error
+                if step["id"] not in changed:
+                    change.steps.append(step)
+        change.close_calls = CallState.EXPIRED if status == RunStatus.EXPIRED else calls
+        change.events.append((f"run.{status}", error or {}))
+        room.status(status)
+        await self._commit(state, change, room)
 
-        def also(conn: Connection) -> None:
-            for step in open_steps:
-                Ledger.save_step(conn, state.project, step, new=False)
-            Ledger.close_calls(conn, run["id"], calls if status != "expired" else "expired")
-
-        await self._commit(
-            run,
-            wake_at=None,
-            release=True,
-            also=also,
-            events=[(f"run.{status}", error or {})],
-            steps=open_steps,
-        )
-
-    async def _wait_for_outputs(self, state: RunState, step: Json) -> bool:
-        run = state.run
+    async def _tool_step(self, state: RunState, step: Json, room: Newsroom) -> bool:
+        """The run woke with a tool step open: an answer came, a deadline passed, or the
+        client's outputs arrived."""
+        calls = [c for c in state.calls if c.step_id == step["id"]]
+        pending = [c for c in calls if c.state == CallState.PENDING]
+        for call in calls:
+            if call.state == CallState.ANSWERED:
+                room.answered(state, call)
+        if not pending:
+            step["status"] = StepStatus.COMPLETED
+            step["completed_at"] = self.clock() // 1000
+            prior = Change(RunStatus.IN_PROGRESS, None, False, steps=[step])
+            return await self._model_turn(state, room, prior)
         now_ms = self.clock()
-        queued = {c.call_id: c for c in state.calls}
-        missing_functions: list[Json] = []
-        waiting: list[QueueCall] = []
-        for call in step["step_details"]["tool_calls"]:
-            queue_call = queued.get(call["id"])
-            if queue_call is not None:
-                if queue_call.state == "answered" and call["function"]["output"] is None:
-                    call["function"]["output"] = queue_call.output
-                call["queue"]["status"] = queue_call.state
-                call["queue"]["answered_at"] = (
-                    queue_call.answered_at // 1000 if queue_call.answered_at else None
-                )
-                if queue_call.state == "pending":
-                    waiting.append(queue_call)
-            elif call["function"]["output"] is None:
-                missing_functions.append(call)
-        if not waiting and not missing_functions:
-            step["status"] = "completed"
-            step["completed_at"] = now_ms // 1000
-            run["status"] = "in_progress"
-            await self._commit(
-                run,
-                wake_at=now_ms,
-                release=False,
-                also=lambda conn: Ledger.save_step(conn, state.project, step, new=False),
-                steps=[step],
-            )
-            return True
-        late = [c for c in waiting if c.deadline <= now_ms]
+        late = [c for c in pending if c.queued and c.deadline is not None and c.deadline <= now_ms]
         if late:
-            call = late[0]
-            seconds = (call.deadline - (call.sent_at or call.deadline)) / 1000
-            message = (
-                f"tool '{call.tool}' got no answer on queue '{call.output_queue}' "
-                f"({call.output_url}) within {seconds:.0f} s (CorrelationId {call.correlation_id}, "
-                f"sent to queue '{call.input_queue}')"
-            )
-            await self._end(state, "failed", _error("tool_timeout", message), calls="timed_out")
+            await self._time_out(state, room, late[0])
             return False
-        for call in waiting:
-            if call.sent_at is None:
-                await self._send(call)
-        if missing_functions:
-            run["status"] = "requires_action"
-            run["required_action"] = {
-                "type": "submit_tool_outputs",
-                "submit_tool_outputs": {
-                    "tool_calls": [
-                        {
-                            "id": c["id"],
-                            "type": "function",
-                            "function": {
-                                "name": c["function"]["name"],
-                                "arguments": c["function"]["arguments"],
-                            },
-                        }
-                        for c in missing_functions
-                    ]
-                },
-            }
-        else:
-            run["status"] = "in_progress"
-        wake_at = min([c.deadline for c in waiting] + [run["expires_at"] * 1000])
-        waited = [c.correlation_id for c in waiting]
-
-        def also(conn: Connection) -> bool:
-            Ledger.save_step(conn, state.project, step, new=False)
-            # An answer recorded since `state` was read woke a run still leased here: keep
-            # it awake rather than sleep to the deadline.
-            return Ledger.any_answered(conn, waited)
-
-        await self._commit(run, wake_at=wake_at, release=True, also=also, steps=[step])
+        unsent = [c for c in pending if c.queued and c.sent_at is None]
+        for call in unsent:
+            await self._send(call)
+        change = self._waiting(state, step, pending, Change(state.status, None, True), room)
+        await self._commit(state, change, room)
         return False
 
-    async def _send(self, call: QueueCall) -> None:
+    def _waiting(
+        self, state: RunState, step: Json, pending: list[Call], change: Change, room: Newsroom
+    ) -> Change:
+        """How the run waits for `pending` calls: for queue answers until the nearest deadline;
+        for the client's outputs in requires_action (classic), or not at all (v2: the run
+        ends, and the client answers in the next one)."""
+        run = state.run
+        queued = [c for c in pending if c.queued]
+        for_client = [c for c in pending if not c.queued]
+        change.release = True
+        change.waiting = [c.id for c in queued]
+        expires = run["expires_at"] * 1000 if run.get("expires_at") else None
+        deadlines = [c.deadline for c in queued if c.deadline is not None]
+        if expires is not None:
+            deadlines.append(expires)
+        change.wake_at = min(deadlines) if deadlines else None
+        if for_client and run.get("client_calls") == "end" and not queued:
+            step["status"] = StepStatus.COMPLETED
+            step["completed_at"] = self.clock() // 1000
+            if step not in change.new_steps and step not in change.steps:
+                change.steps.append(step)
+            run["completed_at"] = self.clock() // 1000
+            change.status = RunStatus.COMPLETED
+            change.wake_at = None
+            change.events.append(("run.completed", {"waiting_for": "client outputs"}))
+            room.status(RunStatus.COMPLETED)
+        elif for_client and run.get("client_calls") != "end":
+            change.status = RunStatus.REQUIRES_ACTION
+        else:
+            change.status = RunStatus.IN_PROGRESS
+        return change
+
+    async def _time_out(self, state: RunState, room: Newsroom, call: Call) -> None:
+        seconds = ((call.deadline or 0) - (call.sent_at or call.deadline or 0)) / 1000
+        message = (
+            f"tool '{call.name}' got no answer on queue '{call.output_queue}' "
+            f"({call.output_url}) within {seconds:.0f} s (CorrelationId {call.correlation_id}, "
+            f"sent to queue '{call.input_queue}')"
+        )
+        await self._end(
+            state,
+            room,
+            RunStatus.FAILED,
+            _error("tool_timeout", message),
+            calls=CallState.TIMED_OUT,
+        )
+
+    async def _send(self, call: Call) -> None:
         """Put the call's message on its input queue (again, after a crash: at least once),
         having made sure the queue it is answered on exists (functions such as the seed's
         send their answer with a plain QueueClient, which does not create it)."""
+        assert call.output_url and call.output_queue and call.input_url and call.input_queue
         try:
             output = (call.output_url, call.output_queue)
             if output not in self._ensured:
                 await self.locator.endpoint(call.output_url).ensure(call.output_queue)
                 self._ensured.add(output)
             endpoint = self.locator.endpoint(call.input_url)
-            await endpoint.put(call.input_queue, call.payload)
+            await endpoint.put(call.input_queue, call.payload or "")
         except Exception as exc:
             log.warning("cannot put %s on %s: %s", call.correlation_id, call.input_queue, exc)
             return
-        await self.ledger.mark_sent(call.correlation_id, call.run_id)
+        await self.ledger.mark_sent(call.correlation_id or "", call.run_id)
         call.sent_at = self.clock()
         self.collector.calls_sent()
 
-    async def _model_turn(self, state: RunState) -> bool:
+    # A model turn --------------------------------------------------------------------------
+
+    async def _model_turn(self, state: RunState, room: Newsroom, prior: Change) -> bool:
         run = state.run
         request = build_request(state)
-        draft = self._draft(run)
+        now = self.clock() // 1000
+        step = step_record("message_creation", now)
+        item = message_item(
+            "assistant", [], now, status="in_progress", agent=run.get("agent"), item_id=None
+        )
+        item["step_id"] = step["id"]
         on_delta = None
-        if self.bus is not None and self.bus.watching(run["id"]):
+        if self.bus is not None and (self.bus.watching(state.id) or state.news is not None):
             bus = self.bus
 
             async def on_delta(text: str) -> None:
-                bus.delta(run["id"], draft.step, draft.message, text)
+                news = room.delta(state, item, text)
+                bus.delta(state.id, step, item, text, news)
+
+        elif state.news is not None:
+
+            async def on_delta(text: str) -> None:
+                room.delta(state, item, text)
 
         try:
             backend = self.models.backend_for(run["model"])
             result = await backend.complete(request, on_delta)
         except ModelError as exc:
-            await self._end(state, "failed", _error(exc.code, exc.message))
+            await self._end(
+                state, room, RunStatus.FAILED, _error(exc.code, exc.message), prior=prior
+            )
             return False
         except Exception as exc:
-            log.exception("model backend failed for run %s", run["id"])
-            await self._end(state, "failed", _error("server_error", f"model backend error: {exc}"))
+            log.exception("model backend failed for run %s", state.id)
+            error = _error("server_error", f"model backend error: {exc}")
+            await self._end(state, room, RunStatus.FAILED, error, prior=prior)
             return False
-        usage = run.get("usage") or {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
-        usage["prompt_tokens"] += result.usage.prompt_tokens
-        usage["completion_tokens"] += result.usage.completion_tokens
-        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
-        run["usage"] = usage
-        event = ("model.turn", {"model": run["model"], "backend": backend.name})
+        usage = run.get("usage") or usage_record(0, 0)
+        run["usage"] = usage_record(
+            usage["input_tokens"] + result.usage.prompt_tokens,
+            usage["output_tokens"] + result.usage.completion_tokens,
+        )
+        prior.events.append(("model.turn", {"model": run["model"], "backend": backend.name}))
         if result.tool_calls:
-            return await self._record_tool_calls(state, result, event)
-        await self._record_message(state, result, event, draft)
+            return await self._record_tool_calls(state, room, result, prior)
+        await self._record_message(state, room, result, prior, step, item)
         return False
 
-    def _draft(self, run: Json) -> Draft:
-        """The step and message a text answer will be stored as, named before the model is
-        asked, so the pieces streamed meanwhile already carry their ids."""
-        now = self.clock() // 1000
-        message = message_object(
-            run["thread_id"],
-            "assistant",
-            "",
-            now,
-            run_id=run["id"],
-            assistant_id=run["assistant_id"],
-            status="in_progress",
-        )
-        step = step_object(
-            run,
-            {"type": "message_creation", "message_creation": {"message_id": message["id"]}},
-            now,
-        )
-        return Draft(step, message)
-
     async def _record_message(
-        self, state: RunState, result: ChatResult, event: tuple[str, Json], draft: Draft
+        self,
+        state: RunState,
+        room: Newsroom,
+        result: ChatResult,
+        change: Change,
+        step: Json,
+        item: Json,
     ) -> None:
         run = state.run
         now = self.clock() // 1000
-        # Copies: streams may still be announcing the drafts as they were.
-        message = copy.deepcopy(draft.message)
-        message["content"] = text_content(result.text or "")
-        message["status"] = "completed"
-        message["completed_at"] = now
-        step = copy.deepcopy(draft.step)
-        step["status"] = "completed"
-        step["completed_at"] = now
-        step["usage"] = {
-            "prompt_tokens": result.usage.prompt_tokens,
-            "completion_tokens": result.usage.completion_tokens,
-            "total_tokens": result.usage.total_tokens,
-        }
+        item = {**item, "content": text_parts(result.text or ""), "status": "completed"}
+        item["completed_at"] = now
+        step = {**step, "status": StepStatus.COMPLETED, "completed_at": now}
+        step["usage"] = usage_record(result.usage.prompt_tokens, result.usage.completion_tokens)
         if result.finish_reason == "length":
-            run["status"] = "incomplete"
-            run["incomplete_details"] = {"reason": "max_completion_tokens"}
-            message["status"] = "incomplete"
-            message["incomplete_details"] = {"reason": "max_tokens"}
-            message["completed_at"] = None
-            message["incomplete_at"] = now
+            change.status = RunStatus.INCOMPLETE
+            run["incomplete_details"] = {"reason": "max_output_tokens"}
+            item["status"] = "incomplete"
+            item["incomplete_details"] = {"reason": "max_tokens"}
+            item["completed_at"] = None
+            item["incomplete_at"] = now
         else:
-            run["status"] = "completed"
+            change.status = RunStatus.COMPLETED
             run["completed_at"] = now
-
-        def also(conn: Connection) -> None:
-            Ledger.save_message(conn, state.project, message)
-            Ledger.save_step(conn, state.project, step, new=True)
-
-        await self._commit(
-            run,
-            wake_at=None,
-            release=True,
-            also=also,
-            events=[event, (f"run.{run['status']}", {})],
-            steps=[step],
-            messages=[message],
-        )
+        change.wake_at, change.release = None, True
+        change.new_steps.append(step)
+        change.items.append(item)
+        change.events.append((f"run.{change.status}", {}))
+        room.message_done(state, item)
+        room.status(change.status)
+        await self._commit(state, change, room)
 
     async def _record_tool_calls(
-        self, state: RunState, result: ChatResult, event: tuple[str, Json]
+        self, state: RunState, room: Newsroom, result: ChatResult, change: Change
     ) -> bool:
         run = state.run
         now_ms = self.clock()
         specs = tool_specs(run.get("tools") or [])
-        tools_by_name = {
-            (t["azure_function"] if t["type"] == "azure_function" else t)["function"]["name"]: t
-            for t in run.get("tools") or []
-        }
-        step = step_object(run, {"type": "tool_calls", "tool_calls": []}, now_ms // 1000)
-        calls: list[Json] = []
-        queue_calls: list[QueueCall] = []
-        timeout_ms = self._tool_timeout(state)
-        for tool_call in result.tool_calls:
+        step = step_record("tool_calls", now_ms // 1000)
+        calls: list[Call] = []
+        timeout_ms = int(run.get("tool_timeout") or self.tool_timeout_ms)
+        chosen = result.tool_calls
+        if run.get("parallel_tool_calls") is False:
+            chosen = chosen[:1]
+        for tool_call in chosen:
             if tool_call.name not in specs:
                 message = (
                     f"the model called '{tool_call.name}', which is not one of the run's tools"
                 )
-                await self._end(state, "failed", _error("invalid_tool_call", message))
-                return False
-            call: Json = {
-                "id": tool_call.id or new_id("call"),
-                "type": "function",
-                "function": {
-                    "name": tool_call.name,
-                    "arguments": tool_call.arguments,
-                    "output": None,
-                },
-            }
-            tool = tools_by_name[tool_call.name]
-            if tool["type"] == "azure_function":
-                arguments = arguments_object(tool_call.arguments)
-                if arguments is None:
-                    message = (
-                        f"the model called '{tool_call.name}' with arguments that are not a "
-                        f"JSON object: {tool_call.arguments[:200]}"
-                    )
-                    await self._end(state, "failed", _error("invalid_tool_call", message))
-                    return False
-                body = tool["azure_function"]
-                source = queue_binding(body["input_binding"], "input_binding")
-                answer = queue_binding(body["output_binding"], "output_binding")
-                correlation_id = str(uuid.uuid4())
-                queue_calls.append(
-                    QueueCall(
-                        correlation_id=correlation_id,
-                        run_id=run["id"],
-                        step_id=step["id"],
-                        call_id=call["id"],
-                        tool=tool_call.name,
-                        input_url=source.endpoint,
-                        input_queue=source.queue,
-                        output_url=answer.endpoint,
-                        output_queue=answer.queue,
-                        payload=encode_call(arguments, correlation_id, answer.url),
-                        state="pending",
-                        deadline=now_ms + timeout_ms,
-                    )
+                await self._end(
+                    state,
+                    room,
+                    RunStatus.FAILED,
+                    _error("invalid_tool_call", message),
+                    prior=change,
                 )
-                call["queue"] = {
-                    "correlation_id": correlation_id,
-                    "input_queue": source.url,
-                    "output_queue": answer.url,
-                    "status": "pending",
-                    "deadline": (now_ms + timeout_ms) // 1000,
-                    "answered_at": None,
-                }
+                return False
+            tool, _spec = specs[tool_call.name]
+            call = self._call(state, step, tool, tool_call, now_ms, timeout_ms)
+            if call is None:
+                message = (
+                    f"the model called '{tool_call.name}' with arguments that are not a "
+                    f"JSON object: {tool_call.arguments[:200]}"
+                )
+                await self._end(
+                    state,
+                    room,
+                    RunStatus.FAILED,
+                    _error("invalid_tool_call", message),
+                    prior=change,
+                )
+                return False
             calls.append(call)
-        step["step_details"]["tool_calls"] = calls
+            item = call_item(
+                call.call_id, call.name, tool_call.arguments, call.kind, now_ms // 1000
+            )
+            item["id"] = call.id
+            item["step_id"] = step["id"]
+            change.items.append(item)
+            room.call_made(state, item)
 
         # Calls on queues this process keeps in its own store are put in the same transaction
         # that records them: sent exactly when recorded, with no write of their own.
         local = [
-            (queue_call, account)
-            for queue_call in queue_calls
-            if (account := self._local_account(queue_call.input_url)) is not None
+            (call, account)
+            for call in calls
+            if call.queued and (account := self._local_account(call.input_url or "")) is not None
         ]
-        for queue_call, _account in local:
-            queue_call.sent_at = now_ms
-
-        def also(conn: Connection) -> None:
-            Ledger.save_step(conn, state.project, step, new=True)
-            Ledger.add_calls(conn, state.project, queue_calls, now_ms)
-            for queue_call, account in local:
-                self._put_within(conn, queue_call, account)
-
-        await self._commit(
-            run, wake_at=now_ms, release=False, also=also, events=[event], steps=[step]
-        )
-        state.steps.append(step)
-        state.calls.extend(queue_calls)
+        for call, _account in local:
+            call.sent_at = now_ms
+        remote = [call for call in calls if call.queued and call.sent_at is None]
+        change.new_steps.append(step)
+        change.calls.extend(calls)
+        if local:
+            change.also = functools.partial(self._put_within, local)
+        self._waiting(state, step, calls, change, room)
+        keep_wake = change.wake_at
+        if remote:
+            # Keep the lease until they are sent, due now: a crash before that is seen at the
+            # lease's end, and the next worker sends them.
+            change.release, change.wake_at = False, now_ms
+        await self._commit(state, change, room)
         if local:
             self._sent_locally(local)
-        for queue_call in queue_calls:
-            if queue_call.sent_at is None:
-                await self._send(queue_call)
-        return True
+        if remote:
+            for call in remote:
+                await self._send(call)
+            release = Change(state.status, keep_wake, True, waiting=change.waiting)
+            await self._commit(state, release, Newsroom(state))
+        return False
+
+    def _call(
+        self,
+        state: RunState,
+        step: Json,
+        tool: Json,
+        tool_call: ToolCall,
+        now_ms: int,
+        timeout_ms: int,
+    ) -> Call | None:
+        """The call's record; for `azure_function`, with the message for its queue."""
+        call = Call(
+            id=new_id("fc"),
+            run_id=state.id,
+            step_id=step["id"],
+            call_id=tool_call.id or new_id("call"),
+            kind=tool["type"],
+            name=tool_call.name,
+            state=CallState.PENDING,
+            created_at=now_ms,
+        )
+        if tool["type"] != "azure_function":
+            return call
+        arguments = arguments_object(tool_call.arguments)
+        if arguments is None:
+            return None
+        source, answer = binding_of(tool, "input"), binding_of(tool, "output")
+        call.correlation_id = str(uuid.uuid4())
+        call.input_url, call.input_queue = source.endpoint, source.queue
+        call.output_url, call.output_queue = answer.endpoint, answer.queue
+        call.payload = encode_call(arguments, call.correlation_id, answer.url)
+        call.deadline = now_ms + timeout_ms
+        return call
 
     def _local_account(self, url: str) -> str | None:
         """The account, if `url` names one whose queues live in this process's store."""
@@ -567,28 +554,30 @@ class RunEngine:
         shared = store is not None and store.database is self.ledger.database
         return account if loopback and shared and self.locator.serves(account) else None
 
-    def _put_within(self, conn: Connection, call: QueueCall, input_account: str) -> None:
+    def _put_within(self, calls: Sequence[tuple[Call, str]], conn: Any) -> None:
         assert self.locator.local is not None
         store = self.locator.local.store
-        output_account = self._local_account(call.output_url)
-        if output_account is not None:
-            store.ensure_within(conn, output_account, call.output_queue)
-        store.put_within(conn, input_account, call.input_queue, call.payload, ttl=DEFAULT_TTL)
+        for call, input_account in calls:
+            output_account = self._local_account(call.output_url or "")
+            if output_account is not None:
+                store.ensure_within(conn, output_account, call.output_queue or "")
+            store.put_within(
+                conn, input_account, call.input_queue or "", call.payload or "", ttl=DEFAULT_TTL
+            )
 
-    def _sent_locally(self, calls: list[tuple[QueueCall, str]]) -> None:
+    def _sent_locally(self, calls: list[tuple[Call, str]]) -> None:
         """After the commit: wake this process's consumers of the input queues."""
         assert self.locator.local is not None
         arrivals = self.locator.local.store.arrivals
         for call, account in calls:
             if arrivals is not None:
-                arrivals.notify(account, call.input_queue)
-            self._ensured.add((call.output_url, call.output_queue))
+                arrivals.notify(account, call.input_queue or "")
+            self._ensured.add((call.output_url or "", call.output_queue or ""))
         self.collector.calls_sent()
 
-    def _tool_timeout(self, state: RunState) -> int:
-        metadata = (state.assistant or {}).get("metadata") or {}
-        raw = metadata.get(TOOL_TIMEOUT_KEY)
-        try:
-            return int(float(raw) * 1000) if raw else self.tool_timeout_ms
-        except ValueError:
-            return self.tool_timeout_ms
+
+def _open_tool_step(state: RunState) -> Json | None:
+    for step in reversed(state.steps):
+        if step["kind"] == "tool_calls" and step["status"] == StepStatus.IN_PROGRESS:
+            return step
+    return None

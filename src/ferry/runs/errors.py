@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ferry.errors import FerryError
 
-__all__ = ["LeaseLost", "RunsError"]
+__all__ = ["CallNotPending", "LeaseLost", "RunsError"]
 
 
 class RunsError(FerryError):
@@ -14,3 +14,7 @@ class RunsError(FerryError):
 class LeaseLost(RunsError):
     """Another process holds the run now (this one was too slow to renew its lease); the
     work done under the old lease is dropped, never written."""
+
+
+class CallNotPending(RunsError):
+    """An output for a tool call that has already been answered or has ended."""

@@ -1,10 +1,13 @@
-"""The run engine's view of the database: leases, a run's state, queue calls, timelines.
+"""The only writer of runs, their steps, tool calls, timelines and stream news.
 
-A run is worked on only under a lease (`lease_owner`, `lease_until`). Every write the engine
-makes goes through `commit`, which first checks that the lease is still this worker's, so a
-worker that stalled past its lease cannot overwrite the work of the one that took over.
-`wake_at` says when a run next needs the engine: now (new, answered, cancelled), at a tool
-call's deadline, at the run's expiry, or never (finished, or waiting on a client).
+Two kinds of callers. The APIs start, cancel, answer and delete runs inside their own
+transactions, with the functions here that take a connection (so a run starts in the same
+transaction as the messages it reads, and a cancel is checked against the state it changes).
+The engine works a run only under a lease (`lease_owner`, `lease_until`), and every write it
+makes is one `Change` passed to `commit`, which first checks that the lease is still this
+worker's: a worker that stalled past its lease cannot overwrite the work of the one that took
+over. `wake_at` says when a run next needs the engine: now (new, answered, cancelled), at a
+tool call's deadline, at the run's expiry, or never (finished, or waiting on a client).
 """
 
 from __future__ import annotations
@@ -13,83 +16,68 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, case, func, insert, or_, select, update
+from sqlalchemy import Connection, delete, func, insert, or_, select, update
 
-from ferry.agents.store import messages_of, steps_of, store
 from ferry.clock import Clock, system_clock
-from ferry.runs.errors import LeaseLost
+from ferry.runs import calls as callbook
+from ferry.runs.calls import Answer, Call, Outcome
+from ferry.runs.errors import CallNotPending, LeaseLost
+from ferry.runs.items import insert_items, item_from_row
+from ferry.runs.status import LIVE, CallState, RunStatus
 from ferry.store import Database
-from ferry.store.schema import (
-    assistants,
-    queue_calls,
-    run_events,
-    run_steps,
-    runs,
-    thread_messages,
-)
+from ferry.store.schema import items, run_events, run_news, run_steps, runs, tool_calls
+from ferry.store.signals import RUNS, signals_for
 
-__all__ = ["Answer", "Ledger", "QueueCall", "RunState"]
+__all__ = ["Change", "Ledger", "RunState"]
 
 Json = dict[str, Any]
 
 
 @dataclass
-class QueueCall:
-    correlation_id: str
-    run_id: str
-    step_id: str
-    call_id: str
-    tool: str
-    input_url: str
-    input_queue: str
-    output_url: str
-    output_queue: str
-    payload: str
-    state: str
-    deadline: int
-    sent_at: int | None = None
-    answered_at: int | None = None
-    output: str | None = None
+class RunState:
+    """What the engine knows of a run it holds: read once per lease, then kept up to date
+    by each change it commits."""
+
+    project: str
+    id: str
+    api: str
+    status: RunStatus
+    conversation_id: str | None
+    run: Json
+    """The run's body (settings, times, usage, …)."""
+    context: list[Json]
+    """Items the run sees before its own: earlier conversation items, or the items of the
+    runs it follows (`previous_run_id`), oldest first."""
+    own: list[Json]
+    """Items of this run (the client's inputs, then what it made), oldest first."""
+    steps: list[Json]
+    calls: list[Call]
+    news: int | None
+    """The next stream news number, or None when the run's stream is not logged."""
 
 
 @dataclass
-class RunState:
-    project: str
-    run: Json
-    assistant: Json | None
-    messages: list[Json]
-    """The thread's messages, oldest first."""
-    steps: list[Json]
-    """This run's steps, oldest first."""
-    calls: list[QueueCall] = field(default_factory=list)
+class Change:
+    """Everything one commit writes for a run, applied in one transaction."""
 
-
-@dataclass(frozen=True)
-class Answer:
-    outcome: str
-    """"answered" (recorded now), "late" (the call was already answered, timed out or
-    cancelled) or "unknown" (no such CorrelationId)."""
-    run_id: str | None = None
-
-
-def _call(row: Any) -> QueueCall:
-    return QueueCall(
-        correlation_id=row.correlation_id,
-        run_id=row.run_id,
-        step_id=row.step_id,
-        call_id=row.call_id,
-        tool=row.tool,
-        input_url=row.input_url,
-        input_queue=row.input_queue,
-        output_url=row.output_url,
-        output_queue=row.output_queue,
-        payload=row.payload,
-        state=row.state,
-        deadline=row.deadline,
-        sent_at=row.sent_at,
-        answered_at=row.answered_at,
-        output=row.output,
-    )
+    status: RunStatus
+    wake_at: int | None
+    release: bool
+    new_steps: list[Json] = field(default_factory=list)
+    steps: list[Json] = field(default_factory=list)
+    """Steps already stored whose body changed."""
+    items: list[Json] = field(default_factory=list)
+    """New items of the run (each with its `step_id`)."""
+    calls: list[Call] = field(default_factory=list)
+    close_calls: CallState | None = None
+    """Every call still pending ends in this state."""
+    events: list[tuple[str, Json]] = field(default_factory=list)
+    news: list[Json] = field(default_factory=list)
+    """Stream news, already numbered from `RunState.news`."""
+    waiting: list[str] = field(default_factory=list)
+    """Calls this commit waits on: if any was answered since the run was read, it wakes now."""
+    also: Callable[[Connection], None] | None = None
+    """Another part's write in the same transaction (queue puts on Ferry's own queues)."""
 
 
 class Ledger:
@@ -98,8 +86,109 @@ class Ledger:
         self.owner = owner
         self.clock = clock
         self.postgres = database.name == "postgres"
+        self.signals = signals_for(database)
 
-    # Leases --------------------------------------------------------------------------------
+    # For the APIs, inside their transactions ----------------------------------------------
+
+    def start(
+        self,
+        conn: Connection,
+        project: str,
+        run_id: str,
+        body: Json,
+        *,
+        api: str,
+        conversation_id: str | None,
+        previous_run_id: str | None,
+        now: int,
+        news: Sequence[Json] | None,
+    ) -> None:
+        """A new run, due now. `news` (possibly empty) logs its stream; None does not."""
+        conn.execute(
+            insert(runs).values(
+                project=project,
+                id=run_id,
+                api=api,
+                conversation_id=conversation_id,
+                previous_run_id=previous_run_id,
+                status=RunStatus.QUEUED,
+                wake_at=now,
+                news=None if news is None else len(news),
+                body=body,
+            )
+        )
+        _log_news(conn, run_id, 0, news or ())
+        conn.execute(insert(run_events).values(run_id=run_id, at=now, kind="run.queued", detail={}))
+        self.signals.announce(conn, RUNS, run_id)
+
+    def cancel(self, conn: Connection, run_id: str, now: int) -> None:
+        """The client asks the run to stop; the engine ends it (and its calls) as cancelled."""
+        conn.execute(
+            update(runs)
+            .where(runs.c.id == run_id, runs.c.status.in_(list(LIVE)))
+            .values(status=RunStatus.CANCELLING, wake_at=now)
+        )
+        self.signals.announce(conn, RUNS, run_id)
+
+    def answer(
+        self,
+        conn: Connection,
+        project: str,
+        answers: Sequence[Answer],
+        now: int,
+        *,
+        requeue: str | None,
+    ) -> list[Json]:
+        """The client's outputs for pending `function` calls. With `requeue` (a classic run
+        in requires_action), that run is queued again, due now. Returns the output items."""
+        stored = []
+        for answer in answers:
+            item = callbook.answer_call(conn, project, answer, now)
+            if item is None:
+                raise CallNotPending(f"the tool call '{answer.call.call_id}' has already ended")
+            stored.append(item)
+        if requeue is not None:
+            conn.execute(
+                update(runs)
+                .where(runs.c.id == requeue)
+                .values(status=RunStatus.QUEUED, wake_at=now)
+            )
+            self.signals.announce(conn, RUNS, requeue)
+        return stored
+
+    @staticmethod
+    def set_metadata(conn: Connection, run_id: str, metadata: dict[str, str]) -> None:
+        """The client's metadata: the one part of a run's body a client writes (a worker's
+        commit keeps it, see `commit`)."""
+        body = conn.execute(
+            select(runs.c.body).where(runs.c.id == run_id).with_for_update()
+        ).scalar_one()
+        conn.execute(
+            update(runs).where(runs.c.id == run_id).values(body={**body, "metadata": metadata})
+        )
+
+    @staticmethod
+    def delete(conn: Connection, run_ids: Sequence[str], *, keep_items: bool = False) -> None:
+        """Runs with everything they made; calls still waiting end as cancelled first, so
+        their late answers are recognised and dropped. With `keep_items`, items that are
+        also a conversation's stay with it."""
+        if not run_ids:
+            return
+        ids = list(run_ids)
+        conn.execute(
+            update(tool_calls)
+            .where(tool_calls.c.run_id.in_(ids), tool_calls.c.state == CallState.PENDING)
+            .values(state=CallState.CANCELLED)
+        )
+        for table in (run_steps, run_events, run_news):
+            conn.execute(delete(table).where(table.c.run_id.in_(ids)))
+        made = delete(items).where(items.c.run_id.in_(ids))
+        if keep_items:
+            made = made.where(items.c.conversation_id.is_(None))
+        conn.execute(made)
+        conn.execute(delete(runs).where(runs.c.id.in_(ids)))
+
+    # For the engine ------------------------------------------------------------------------
 
     async def claim(self, limit: int, lease_ms: int) -> list[str]:
         """Lease up to `limit` runs that need the engine now."""
@@ -153,235 +242,129 @@ class Ledger:
             ).scalar_one_or_none()
         )
 
-    # A run's state -------------------------------------------------------------------------
-
     async def load(self, run_id: str) -> RunState | None:
+        """The run, if this worker still holds it."""
+
         def work(conn: Connection) -> RunState | None:
-            row = conn.execute(
-                select(runs.c.project, runs.c.body, runs.c.lease_owner).where(runs.c.id == run_id)
-            ).one_or_none()
+            row = conn.execute(select(runs).where(runs.c.id == run_id)).one_or_none()
             if row is None or row.lease_owner != self.owner:
                 return None
-            run = dict(row.body)
-            assistant = conn.execute(
-                select(assistants.c.body).where(assistants.c.id == run["assistant_id"])
-            ).scalar_one_or_none()
-            messages = messages_of(conn, row.project, run["thread_id"])
-            steps = steps_of(conn, row.project, run["thread_id"], run_id)
-            calls = conn.execute(select(queue_calls).where(queue_calls.c.run_id == run_id))
+            body = dict(row.body)
+            steps = [
+                dict(b)
+                for b in conn.execute(
+                    select(run_steps.c.body)
+                    .where(run_steps.c.run_id == run_id)
+                    .order_by(run_steps.c.seq)
+                ).scalars()
+            ]
+            own = [
+                item_from_row(r)
+                for r in conn.execute(
+                    select(items).where(items.c.run_id == run_id).order_by(items.c.seq)
+                )
+            ]
             return RunState(
                 project=row.project,
-                run=run,
-                assistant=dict(assistant) if assistant else None,
-                messages=messages,
+                id=row.id,
+                api=row.api,
+                status=RunStatus(row.status),
+                conversation_id=row.conversation_id,
+                run=body,
+                context=_context(conn, row.project, row.conversation_id, run_id, body),
+                own=own,
                 steps=steps,
-                calls=[_call(c) for c in calls],
+                calls=callbook.calls_of(conn, [run_id]),
+                news=row.news,
             )
 
         return await self.database.read(work)
 
-    async def commit(
-        self,
-        run: Json,
-        *,
-        wake_at: int | None,
-        release: bool,
-        also: Callable[[Connection], bool | None] | None = None,
-        events: Sequence[tuple[str, Json]] = (),
-    ) -> None:
-        """Store the run (and whatever `also` writes) if this worker still holds its lease.
-
-        `release` ends the lease (the run waits for `wake_at`); otherwise it is kept. If `also`
-        returns True (say, an answer it waits for came in meanwhile), the run wakes now."""
+    async def commit(self, state: RunState, change: Change) -> RunStatus:
+        """Store `change` if this worker still holds the run's lease; bring `state` up to
+        date. Returns the status stored: a client's cancel that came meanwhile is kept, unless
+        this change ends the run."""
         now = self.clock()
+        stored = await self.database.write(lambda conn: self._write(conn, state, change, now))
+        state.status = stored
+        state.steps = _merged(state.steps, change.new_steps, change.steps)
+        state.own.extend({**i, "run_id": state.id} for i in change.items)
+        state.calls.extend(change.calls)
+        if change.close_calls is not None:
+            for call in state.calls:
+                if call.state == CallState.PENDING:
+                    call.state = change.close_calls
+        if change.news:
+            state.news = change.news[-1]["number"] + 1
+        return stored
 
-        def work(conn: Connection) -> None:
-            # The row lock orders this commit against an answer being recorded for the run
-            # (which wakes it): on PostgreSQL, without it, an answer committed between the
-            # `any_answered` check below and this update was overwritten by `wake_at` and the
-            # run slept to its deadline. (SQLite has one writer: there is nothing to order.)
-            held = conn.execute(
-                select(runs.c.lease_owner, runs.c.body)
-                .where(runs.c.id == run["id"])
-                .with_for_update()
-            ).one_or_none()
-            if held is None or held.lease_owner != self.owner:
-                raise LeaseLost(f"run {run['id']} is no longer leased by {self.owner}")
-            # A client's cancel that arrived meanwhile is kept, unless this commit ends the run.
-            if held.body["status"] == "cancelling" and run["status"] in (
-                "in_progress",
-                "requires_action",
-                "queued",
-            ):
-                run["status"] = "cancelling"
-                nonlocal wake_at
-                wake_at = now
-            if also is not None and also(conn):
-                wake_at = now
-            values: Json = {"body": run, "status": run["status"], "wake_at": wake_at}
-            if release:
-                values.update(lease_owner=None, lease_until=None)
-            conn.execute(update(runs).where(runs.c.id == run["id"]).values(**values))
-            for kind, detail in events:
-                conn.execute(
-                    insert(run_events).values(run_id=run["id"], at=now, kind=kind, detail=detail)
-                )
-
-        await self.database.write(work)
-
-    # Queue calls ---------------------------------------------------------------------------
-
-    @staticmethod
-    def add_calls(conn: Connection, project: str, calls: list[QueueCall], now: int) -> None:
-        for call in calls:
+    def _write(self, conn: Connection, state: RunState, change: Change, now: int) -> RunStatus:
+        # The row lock orders this commit against an answer being recorded for the run
+        # (which wakes it): on PostgreSQL, without it, an answer committed between the
+        # `any_answered` check below and this update was overwritten by `wake_at` and the
+        # run slept to its deadline. (SQLite has one writer: there is nothing to order.)
+        held = conn.execute(
+            select(runs.c.lease_owner, runs.c.status, runs.c.body)
+            .where(runs.c.id == state.id)
+            .with_for_update()
+        ).one_or_none()
+        if held is None or held.lease_owner != self.owner:
+            raise LeaseLost(f"run {state.id} is no longer leased by {self.owner}")
+        state.run["metadata"] = held.body.get("metadata") or {}
+        status, wake_at = change.status, change.wake_at
+        if held.status == RunStatus.CANCELLING and status in LIVE:
+            status, wake_at = RunStatus.CANCELLING, now
+        if change.also is not None:
+            change.also(conn)
+        _write_steps(conn, state, change)
+        insert_items(
+            conn,
+            state.project,
+            change.items,
+            conversation_id=state.conversation_id,
+            run_id=state.id,
+        )
+        callbook.insert_calls(conn, state.project, change.calls)
+        if change.close_calls is not None:
+            callbook.close_calls(conn, state.id, change.close_calls)
+        if callbook.any_answered(conn, change.waiting):
+            wake_at = now
+        values: Json = {"body": state.run, "status": status, "wake_at": wake_at}
+        if change.release:
+            values.update(lease_owner=None, lease_until=None)
+        if change.news:
+            values["news"] = change.news[-1]["number"] + 1
+            _log_news(conn, state.id, None, change.news)
+        conn.execute(update(runs).where(runs.c.id == state.id).values(**values))
+        for kind, detail in change.events:
             conn.execute(
-                insert(queue_calls).values(
-                    correlation_id=call.correlation_id,
-                    project=project,
-                    run_id=call.run_id,
-                    step_id=call.step_id,
-                    call_id=call.call_id,
-                    tool=call.tool,
-                    input_url=call.input_url,
-                    input_queue=call.input_queue,
-                    output_url=call.output_url,
-                    output_queue=call.output_queue,
-                    payload=call.payload,
-                    state="pending",
-                    created_at=now,
-                    sent_at=call.sent_at,
-                    deadline=call.deadline,
-                    late_answers=0,
-                )
+                insert(run_events).values(run_id=state.id, at=now, kind=kind, detail=detail)
             )
-            if call.sent_at is not None:  # put in this same transaction (Ferry's own queues)
-                Ledger._put_event(conn, call.run_id, call.correlation_id, call.sent_at)
-
-    @staticmethod
-    def _put_event(conn: Connection, run_id: str, correlation_id: str, at: int) -> None:
-        conn.execute(
-            insert(run_events).values(
-                run_id=run_id, at=at, kind="queue.put", detail={"correlation_id": correlation_id}
-            )
-        )
-
-    @staticmethod
-    def any_answered(conn: Connection, correlation_ids: Sequence[str]) -> bool:
-        """Whether any of these calls has an answer recorded (by the collector, which may
-        have done so after the run was read)."""
-        if not correlation_ids:
-            return False
-        found = conn.execute(
-            select(queue_calls.c.correlation_id)
-            .where(
-                queue_calls.c.correlation_id.in_(list(correlation_ids)),
-                queue_calls.c.state == "answered",
-            )
-            .limit(1)
-        ).first()
-        return found is not None
-
-    @staticmethod
-    def close_calls(conn: Connection, run_id: str, state: str) -> None:
-        """Mark every call of the run still pending as `state` (timed_out, cancelled, …)."""
-        conn.execute(
-            update(queue_calls)
-            .where(queue_calls.c.run_id == run_id, queue_calls.c.state == "pending")
-            .values(state=state)
-        )
+        self.signals.announce(conn, RUNS, state.id)
+        return status
 
     async def mark_sent(self, correlation_id: str, run_id: str) -> None:
         now = self.clock()
-
-        def work(conn: Connection) -> None:
-            marked = conn.execute(
-                update(queue_calls)
-                .where(
-                    queue_calls.c.correlation_id == correlation_id, queue_calls.c.sent_at.is_(None)
-                )
-                .values(sent_at=now)
-            )
-            if marked.rowcount:  # a put repeated after a restart is not a second event
-                Ledger._put_event(conn, run_id, correlation_id, now)
-
-        await self.database.write(work)
+        await self.database.write(
+            lambda conn: callbook.mark_sent(conn, correlation_id, run_id, now)
+        )
 
     async def record_answer(
         self, correlation_id: str, output: str, *, dequeue_count: int
-    ) -> Answer:
-        """Record a function's answer once; a second answer (or one after the call ended) is
-        counted as late and changes nothing. The run is woken at once."""
+    ) -> Outcome:
+        """Record a function's answer once and wake its run (see `calls.record_queue_answer`)."""
         now = self.clock()
 
-        def work(conn: Connection) -> Answer:
-            row = conn.execute(
-                select(queue_calls.c.run_id, queue_calls.c.state).where(
-                    queue_calls.c.correlation_id == correlation_id
-                )
-            ).one_or_none()
-            if row is None:
-                return Answer("unknown")
-            answered = conn.execute(
-                update(queue_calls)
-                .where(
-                    queue_calls.c.correlation_id == correlation_id,
-                    queue_calls.c.state == "pending",
-                )
-                .values(state="answered", answered_at=now, output=output)
-            ).rowcount
-            detail = {"correlation_id": correlation_id, "dequeue_count": dequeue_count}
-            if not answered:
-                conn.execute(
-                    update(queue_calls)
-                    .where(queue_calls.c.correlation_id == correlation_id)
-                    .values(late_answers=queue_calls.c.late_answers + 1)
-                )
-                conn.execute(
-                    insert(run_events).values(
-                        run_id=row.run_id,
-                        at=now,
-                        kind="queue.late_answer",
-                        detail={**detail, "state": row.state},
-                    )
-                )
-                return Answer("late", row.run_id)
-            # Always an update of the run's row, even when it is already due: that takes the
-            # row's lock, so a worker committing the run meanwhile (which locks it too) either
-            # sees this answer or has its `wake_at` brought forward here after it.
-            conn.execute(
-                update(runs)
-                .where(
-                    runs.c.id == row.run_id,
-                    runs.c.status.in_(("in_progress", "requires_action", "queued")),
-                )
-                .values(
-                    wake_at=case(
-                        (or_(runs.c.wake_at.is_(None), runs.c.wake_at > now), now),
-                        else_=runs.c.wake_at,
-                    )
-                )
-            )
-            conn.execute(
-                insert(run_events).values(
-                    run_id=row.run_id, at=now, kind="queue.answered", detail=detail
-                )
-            )
-            return Answer("answered", row.run_id)
+        def work(conn: Connection) -> Outcome:
+            outcome = callbook.record_queue_answer(conn, correlation_id, output, dequeue_count, now)
+            if outcome.outcome == "answered" and outcome.run_id is not None:
+                self.signals.announce(conn, RUNS, outcome.run_id)
+            return outcome
 
         return await self.database.write(work)
 
     async def waiting_outputs(self) -> set[tuple[str, str]]:
-        """The output queues (service URL, queue) that some pending call waits on."""
-
-        def work(conn: Connection) -> set[tuple[str, str]]:
-            rows = conn.execute(
-                select(queue_calls.c.output_url, queue_calls.c.output_queue)
-                .where(queue_calls.c.state == "pending")
-                .distinct()
-            )
-            return {(r.output_url, r.output_queue) for r in rows}
-
-        return await self.database.read(work)
+        return await self.database.read(callbook.waiting_outputs)
 
     async def events(self, run_id: str) -> list[Json]:
         def work(conn: Connection) -> list[Json]:
@@ -394,29 +377,48 @@ class Ledger:
 
         return await self.database.read(work)
 
-    @staticmethod
-    def save_step(conn: Connection, project: str, step: Json, *, new: bool) -> None:
-        if new:
-            conn.execute(
-                insert(run_steps).values(
-                    project=project,
-                    id=step["id"],
-                    thread_id=step["thread_id"],
-                    run_id=step["run_id"],
-                    body=step,
-                )
-            )
-        else:
-            store(conn, "step", step)
 
-    @staticmethod
-    def save_message(conn: Connection, project: str, message: Json) -> None:
+def _log_news(conn: Connection, run_id: str, first: int | None, news: Sequence[Json]) -> None:
+    rows = []
+    for index, item in enumerate(news):
+        number = item["number"] if first is None else first + index
+        rows.append({"run_id": run_id, "number": number, "body": {**item, "number": number}})
+    if rows:
+        conn.execute(insert(run_news), rows)
+
+
+def _write_steps(conn: Connection, state: RunState, change: Change) -> None:
+    for step in change.new_steps:
         conn.execute(
-            insert(thread_messages).values(
-                project=project,
-                id=message["id"],
-                thread_id=message["thread_id"],
-                run_id=message["run_id"],
-                body=message,
+            insert(run_steps).values(
+                project=state.project, id=step["id"], run_id=state.id, body=step
             )
         )
+    for step in change.steps:
+        conn.execute(update(run_steps).where(run_steps.c.id == step["id"]).values(body=step))
+
+
+def _merged(steps: list[Json], new: list[Json], changed: list[Json]) -> list[Json]:
+    by_id = {step["id"]: step for step in changed}
+    return [by_id.get(step["id"], step) for step in steps] + new
+
+
+def _context(
+    conn: Connection, project: str, conversation_id: str | None, run_id: str, run: Json
+) -> list[Json]:
+    """The items a run sees before its own: its conversation's up to its horizon, or the
+    chain of runs it follows, in order."""
+    if conversation_id is not None:
+        query = select(items).where(
+            items.c.project == project,
+            items.c.conversation_id == conversation_id,
+            or_(items.c.run_id.is_(None), items.c.run_id != run_id),
+        )
+        if run.get("horizon") is not None:
+            query = query.where(items.c.seq <= run["horizon"])
+        return [item_from_row(r) for r in conn.execute(query.order_by(items.c.seq))]
+    chain = run.get("chain") or []
+    if not chain:
+        return []
+    rows = conn.execute(select(items).where(items.c.run_id.in_(chain)).order_by(items.c.seq))
+    return [item_from_row(r) for r in rows]

@@ -1,80 +1,85 @@
 """What the model is shown for a run's next turn.
 
-The run's instructions, then the thread's messages (cut by the truncation strategy), then what
-this run has done so far: each tool-calls step as an assistant turn with its calls followed by
-one tool message per output, and the assistant messages it wrote.
+The run's instructions, then the items it sees before its own (a classic run sees its
+thread's messages, cut by the truncation strategy; a v2 run sees its conversation's items or
+the runs it follows, tool calls included), then its own items: the client's inputs, each tool
+call as an assistant turn followed by one tool message per output, and messages it wrote.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, Literal
 
-from ferry.models.backend import ChatMessage, ChatRequest, ToolCall, ToolSpec
+from ferry.models.backend import ChatMessage, ChatRequest, ToolCall
 from ferry.runs.ledger import RunState
+from ferry.runs.records import text_of
+from ferry.runs.tools import tool_specs
 
-__all__ = ["arguments_object", "build_request", "tool_specs"]
+__all__ = ["arguments_object", "build_request", "chat_history"]
 
 Json = dict[str, Any]
 
-
-def _text(message: Json) -> str:
-    return "".join(
-        part["text"]["value"] for part in message.get("content", []) if part.get("type") == "text"
-    )
-
-
-def tool_specs(tools: list[Json]) -> dict[str, tuple[str, ToolSpec]]:
-    """Tool name → (tool type, what the model is told about it)."""
-    specs: dict[str, tuple[str, ToolSpec]] = {}
-    for tool in tools:
-        body = tool["azure_function"] if tool["type"] == "azure_function" else tool
-        function = body["function"]
-        specs[function["name"]] = (
-            tool["type"],
-            ToolSpec(
-                name=function["name"],
-                description=function.get("description") or "",
-                parameters=function.get("parameters") or {"type": "object", "properties": {}},
-            ),
-        )
-    return specs
+_ROLES: dict[str, Literal["system", "user", "assistant"]] = {
+    "developer": "system",
+    "system": "system",
+    "user": "user",
+    "assistant": "assistant",
+}
 
 
 def _tool_choice(choice: Any) -> Any:
     if isinstance(choice, dict):
-        return {"type": "function", "function": {"name": choice["function"]["name"]}}
+        return {"type": "function", "function": {"name": choice["name"]}}
     return choice
 
 
-def _history(state: RunState) -> list[ChatMessage]:
+def _seen(state: RunState) -> list[Json]:
     run = state.run
-    earlier = [m for m in state.messages if m.get("run_id") != run["id"]]
-    strategy = run.get("truncation_strategy") or {}
-    if strategy.get("type") == "last_messages" and strategy.get("last_messages"):
-        earlier = earlier[-int(strategy["last_messages"]) :]
-    history = [ChatMessage(role=m["role"], content=_text(m)) for m in earlier]
-    own = {m["id"]: m for m in state.messages if m.get("run_id") == run["id"]}
-    for step in state.steps:
-        details = step["step_details"]
-        if details["type"] == "message_creation":
-            message = own.get(details["message_creation"]["message_id"])
-            if message is not None:
-                history.append(ChatMessage(role="assistant", content=_text(message)))
-            continue
-        calls = details["tool_calls"]
-        history.append(
-            ChatMessage(
-                role="assistant",
-                tool_calls=tuple(
-                    ToolCall(c["id"], c["function"]["name"], c["function"]["arguments"])
-                    for c in calls
-                ),
+    earlier = state.context
+    if state.api == "classic":
+        # A classic run sees the thread's messages; earlier runs' tool calls stay with them.
+        earlier = [item for item in earlier if item["type"] == "message"]
+        strategy = run.get("truncation") or {}
+        if strategy.get("type") == "last_messages" and strategy.get("last_messages"):
+            earlier = earlier[-int(strategy["last_messages"]) :]
+    return [*earlier, *state.own]
+
+
+def chat_history(items: Iterable[Json]) -> list[ChatMessage]:
+    """Items as chat messages: consecutive calls are one assistant turn, each followed by its
+    output. A call with no output (or an output with no call) is left out: a model is never
+    shown half a tool exchange."""
+    items = list(items)
+    answered = {i["call_id"] for i in items if i["type"] == "function_call_output"}
+    called = {i["call_id"] for i in items if i["type"] == "function_call"}
+    history: list[ChatMessage] = []
+    pending: list[ToolCall] = []
+    outputs: list[ChatMessage] = []
+
+    def flush() -> None:
+        if pending:
+            history.append(ChatMessage(role="assistant", tool_calls=tuple(pending)))
+            history.extend(outputs)
+            pending.clear()
+            outputs.clear()
+
+    for item in items:
+        kind = item["type"]
+        if kind == "function_call" and item["call_id"] in answered:
+            if outputs:  # outputs of an earlier group came first: that group is complete
+                flush()
+            pending.append(ToolCall(item["call_id"], item["name"], item["arguments"]))
+        elif kind == "function_call_output" and item["call_id"] in called:
+            outputs.append(
+                ChatMessage(role="tool", content=item["output"], tool_call_id=item["call_id"])
             )
-        )
-        for call in calls:
-            output = call["function"].get("output")
-            history.append(ChatMessage(role="tool", content=output or "", tool_call_id=call["id"]))
+        elif kind == "message":
+            flush()
+            role = _ROLES.get(item["role"], "user")
+            history.append(ChatMessage(role=role, content=text_of(item)))
+    flush()
     return history
 
 
@@ -83,7 +88,7 @@ def build_request(state: RunState) -> ChatRequest:
     messages = []
     if run.get("instructions"):
         messages.append(ChatMessage(role="system", content=run["instructions"]))
-    messages += _history(state)
+    messages += chat_history(_seen(state))
     specs = tool_specs(run.get("tools") or [])
     return ChatRequest(
         model=run["model"],
@@ -91,10 +96,10 @@ def build_request(state: RunState) -> ChatRequest:
         tools=[spec for _, spec in specs.values()],
         tool_choice=_tool_choice(run.get("tool_choice")) if specs else None,
         parallel_tool_calls=bool(run.get("parallel_tool_calls", True)),
-        response_format=run.get("response_format"),
+        response_format=run.get("format"),
         temperature=run.get("temperature"),
         top_p=run.get("top_p"),
-        max_completion_tokens=run.get("max_completion_tokens"),
+        max_completion_tokens=run.get("max_output_tokens"),
     )
 
 

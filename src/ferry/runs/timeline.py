@@ -1,4 +1,6 @@
-"""A run's timeline as people read it: what happened when, and every queue call's fate."""
+"""A run's timeline as people read it: what happened when, and every queue call's fate.
+
+Classic runs and v2 responses alike (both are runs of the core)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from sqlalchemy import Connection, select
 
 from ferry.agents.errors import NotFound
 from ferry.store import Database
-from ferry.store.schema import queue_calls, run_events, runs
+from ferry.store.schema import run_events, runs, tool_calls
 
 __all__ = ["timeline"]
 
@@ -24,9 +26,20 @@ def _time(millis: int | None) -> str:
 
 def timeline(database: Database, run_id: str) -> Json:
     def work(conn: Connection) -> Json:
-        run = conn.execute(select(runs.c.body).where(runs.c.id == run_id)).scalar_one_or_none()
-        if run is None:
+        row = conn.execute(select(runs).where(runs.c.id == run_id)).one_or_none()
+        if row is None:
             raise NotFound(f"No run found with id '{run_id}'.")
+        body = dict(row.body)
+        run = {
+            "id": row.id,
+            "api": row.api,
+            "status": row.status,
+            "conversation_id": row.conversation_id,
+            "previous_run_id": row.previous_run_id,
+            "agent": body.get("agent"),
+            "model": body.get("model"),
+            "last_error": body.get("last_error"),
+        }
         events = [
             {
                 "time": _time(row.at),
@@ -41,7 +54,7 @@ def timeline(database: Database, run_id: str) -> Json:
         calls = [
             {
                 "correlation_id": row.correlation_id,
-                "tool": row.tool,
+                "tool": row.name,
                 "state": row.state,
                 "input": f"{row.input_url}/{row.input_queue}",
                 "output": f"{row.output_url}/{row.output_queue}",
@@ -51,11 +64,11 @@ def timeline(database: Database, run_id: str) -> Json:
                 "late": row.late_answers,
             }
             for row in conn.execute(
-                select(queue_calls)
-                .where(queue_calls.c.run_id == run_id)
-                .order_by(queue_calls.c.created_at)
+                select(tool_calls)
+                .where(tool_calls.c.run_id == run_id, tool_calls.c.correlation_id.is_not(None))
+                .order_by(tool_calls.c.created_at)
             )
         ]
-        return {"run": dict(run), "events": events, "calls": calls}
+        return {"run": run, "events": events, "calls": calls}
 
     return database.read_sync(work)

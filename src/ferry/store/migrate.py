@@ -29,12 +29,13 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-def upgrade(engine: Engine) -> None:
-    """Run pending migrations in one transaction; concurrent callers wait for each other
-    (an advisory lock on PostgreSQL, the write lock of `BEGIN IMMEDIATE` on SQLite)."""
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Run pending migrations (up to `revision`) in one transaction; concurrent callers wait
+    for each other (an advisory lock on PostgreSQL, the write lock of `BEGIN IMMEDIATE` on
+    SQLite)."""
     config = _config()
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK})
         config.attributes["connection"] = conn
-        command.upgrade(config, "head")
+        command.upgrade(config, revision)

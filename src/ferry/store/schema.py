@@ -22,19 +22,21 @@ from sqlalchemy import (
 
 __all__ = [
     "NEVER",
-    "agent_threads",
-    "assistants",
-    "queue_calls",
-    "run_events",
-    "run_steps",
-    "runs",
-    "thread_messages",
+    "agent_versions",
+    "agents",
+    "conversations",
     "function_invocations",
+    "items",
     "metadata",
     "queue_messages",
     "queue_service_properties",
     "queues",
+    "run_events",
+    "run_news",
+    "run_steps",
+    "runs",
     "timer_schedules",
+    "tool_calls",
 ]
 
 NEVER = 253_402_300_799_000
@@ -114,61 +116,134 @@ timer_schedules = Table(
 sharing a database run each occurrence once, and a missed one is seen as past due."""
 
 
-# The agent service. Each object is kept as its wire JSON (`body`) plus the columns queries
-# need; `seq` orders lists, since `created_at` has only second precision.
+# The agent service's core. Both API generations are views of these tables (docs/agents.md
+# has the mapping): agents with versions (a classic assistant is an agent with one version,
+# changed in place), conversations (classic threads, v2 conversations) of items (messages,
+# tool calls, tool outputs), and runs (classic runs, v2 responses) made of steps (one model
+# call each) whose tool calls have one record of their state. Bodies are JSON in the core's
+# own vocabulary (`ferry.agents.records`); columns are what queries need. `seq` orders lists,
+# since `created_at` has only second precision.
 
-
-def _object_table(name: str, *parents: str) -> Table:
-    return Table(
-        name,
-        metadata,
-        Column("seq", _Id, primary_key=True, autoincrement=True),
-        Column("project", String(128), nullable=False),
-        Column("id", String(64), nullable=False, unique=True),
-        *(Column(parent, String(64), nullable=False) for parent in parents),
-        Column("body", JSON, nullable=False),
-        Index(None, "project", *parents, "seq"),
-    )
-
-
-assistants = _object_table("assistants")
-agent_threads = _object_table("agent_threads")
-thread_messages = _object_table("thread_messages", "thread_id")
-thread_messages.append_column(Column("run_id", String(64), nullable=True))
-runs = _object_table("runs", "thread_id")
-runs.append_column(Column("status", String(16), nullable=False))
-runs.append_column(Column("lease_owner", String(64), nullable=True))
-runs.append_column(Column("lease_until", BigInteger, nullable=True))
-runs.append_column(Column("wake_at", BigInteger, nullable=True))
-Index(None, runs.c.wake_at)
-run_steps = _object_table("run_steps", "thread_id", "run_id")
-
-queue_calls = Table(
-    "queue_calls",
+agents = Table(
+    "agents",
     metadata,
-    Column("correlation_id", String(64), primary_key=True),
+    Column("seq", _Id, primary_key=True, autoincrement=True),
+    Column("project", String(128), nullable=False),
+    Column("id", String(64), nullable=False),
+    Column("api", String(8), nullable=False),
+    Column("name", String(256), nullable=True),
+    Column("latest", Integer, nullable=False),
+    Column("body", JSON, nullable=False),
+    UniqueConstraint("project", "id"),
+    Index(None, "project", "api", "seq"),
+)
+"""A classic assistant (id `asst_…`) or a v2 agent (its id is its name)."""
+
+agent_versions = Table(
+    "agent_versions",
+    metadata,
+    Column("seq", _Id, primary_key=True, autoincrement=True),
+    Column("project", String(128), nullable=False),
+    Column("id", String(96), nullable=False),
+    Column("agent_id", String(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("body", JSON, nullable=False),
+    UniqueConstraint("project", "agent_id", "version"),
+    UniqueConstraint("project", "id"),
+)
+"""An agent's definitions: immutable for v2 agents; one, changed in place, for assistants."""
+
+conversations = Table(
+    "conversations",
+    metadata,
+    Column("seq", _Id, primary_key=True, autoincrement=True),
+    Column("project", String(128), nullable=False),
+    Column("id", String(64), nullable=False, unique=True),
+    Column("api", String(8), nullable=False),
+    Column("body", JSON, nullable=False),
+    Index(None, "project", "api", "seq"),
+)
+
+items = Table(
+    "items",
+    metadata,
+    Column("seq", _Id, primary_key=True, autoincrement=True),
+    Column("project", String(128), nullable=False),
+    Column("id", String(64), nullable=False, unique=True),
+    Column("conversation_id", String(64), nullable=True),
+    Column("run_id", String(64), nullable=True),
+    Column("step_id", String(64), nullable=True),
+    Column("type", String(32), nullable=False),
+    Column("call_id", String(64), nullable=True),
+    Column("body", JSON, nullable=False),
+    Index(None, "project", "conversation_id", "seq"),
+    Index(None, "run_id", "seq"),
+    Index(None, "call_id"),
+)
+"""Messages, tool calls and tool outputs: of a conversation, of a run, or both."""
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("seq", _Id, primary_key=True, autoincrement=True),
+    Column("project", String(128), nullable=False),
+    Column("id", String(64), nullable=False, unique=True),
+    Column("api", String(8), nullable=False),
+    Column("conversation_id", String(64), nullable=True),
+    Column("previous_run_id", String(64), nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_until", BigInteger, nullable=True),
+    Column("wake_at", BigInteger, nullable=True),
+    Column("news", Integer, nullable=True),
+    Column("body", JSON, nullable=False),
+    Index(None, "project", "conversation_id", "seq"),
+    Index(None, "wake_at"),
+)
+"""A classic run or a v2 response. `status` lives here only (never in the body), so the
+claim that leases a run can start it in the same statement. `news` counts the stream events
+logged for it (`run_news`), or is NULL when nobody may stream it."""
+
+run_steps = Table(
+    "run_steps",
+    metadata,
+    Column("seq", _Id, primary_key=True, autoincrement=True),
+    Column("project", String(128), nullable=False),
+    Column("id", String(64), nullable=False, unique=True),
+    Column("run_id", String(64), nullable=False),
+    Column("body", JSON, nullable=False),
+    Index(None, "run_id", "seq"),
+)
+"""One model call of a run and what it made: a message, or tool calls."""
+
+tool_calls = Table(
+    "tool_calls",
+    metadata,
+    Column("id", String(64), primary_key=True),
     Column("project", String(128), nullable=False),
     Column("run_id", String(64), nullable=False),
     Column("step_id", String(64), nullable=False),
     Column("call_id", String(64), nullable=False),
-    Column("tool", String(128), nullable=False),
-    Column("input_url", Text, nullable=False),
-    Column("input_queue", String(63), nullable=False),
-    Column("output_url", Text, nullable=False),
-    Column("output_queue", String(63), nullable=False),
-    Column("payload", Text, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("name", String(128), nullable=False),
     Column("state", String(16), nullable=False),
     Column("created_at", BigInteger, nullable=False),
-    Column("sent_at", BigInteger, nullable=True),
+    Column("deadline", BigInteger, nullable=True),
     Column("answered_at", BigInteger, nullable=True),
-    Column("deadline", BigInteger, nullable=False),
-    Column("output", Text, nullable=True),
+    Column("correlation_id", String(64), nullable=True, unique=True),
+    Column("input_url", Text, nullable=True),
+    Column("input_queue", String(63), nullable=True),
+    Column("output_url", Text, nullable=True),
+    Column("output_queue", String(63), nullable=True),
+    Column("payload", Text, nullable=True),
+    Column("sent_at", BigInteger, nullable=True),
     Column("late_answers", Integer, nullable=False),
     Index(None, "run_id"),
     Index(None, "state", "output_url", "output_queue"),
 )
-"""`azure_function` tool calls: recorded before their message is put on the input queue, so
-a crash between the two re-sends rather than forgets; answered once, by CorrelationId."""
+"""The one record of a tool call's state (its id is the call item's). `azure_function` calls
+carry their queues: recorded before their message is put on the input queue, so a crash
+between the two re-sends rather than forgets; answered once, by CorrelationId."""
 
 run_events = Table(
     "run_events",
@@ -182,3 +257,15 @@ run_events = Table(
 )
 """A run's timeline (model calls, queue messages put, picked up, answered, timed out) for
 `ferry runs show`."""
+
+run_news = Table(
+    "run_news",
+    metadata,
+    Column("seq", _Id, primary_key=True, autoincrement=True),
+    Column("run_id", String(64), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("body", JSON, nullable=False),
+    UniqueConstraint("run_id", "number"),
+)
+"""What a stream of the run tells, numbered, kept as long as the run: a client may replay a
+background response's stream from the start or from after any number."""

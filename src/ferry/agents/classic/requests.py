@@ -1,4 +1,4 @@
-"""Request bodies of the agents API, checked with pydantic.
+"""Request bodies of the classic agents API, checked with pydantic.
 
 Unknown keys are ignored (the SDKs send fields of newer service versions); known keys must
 have the right type and range, or the request is refused with a 400 naming the field.
@@ -6,20 +6,15 @@ have the right type and range, or the request is refused with a 400 naming the f
 
 from __future__ import annotations
 
-import json
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Any, Literal
 
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-)
+from pydantic import Field, field_validator
 
+from ferry.agents.bodies import TEXT_LIMIT as _TEXT
+from ferry.agents.bodies import Body as _Body
+from ferry.agents.bodies import Metadata
 from ferry.agents.errors import BadRequest, NotSupported
-from ferry.agents.tools import check_tool_resources, check_tools
+from ferry.agents.tools import check_tool_resources, classic_tools
 
 __all__ = [
     "AssistantCreate",
@@ -32,39 +27,9 @@ __all__ = [
     "ThreadCreate",
     "ThreadUpdate",
     "ToolOutputs",
-    "parse_body",
 ]
 
 Json = dict[str, Any]
-M = TypeVar("M", bound=BaseModel)
-
-MAX_BODY = 4 * 1024 * 1024
-"""Largest request body read (bytes)."""
-_TEXT = 256_000
-"""Largest message text or instructions (characters)."""
-
-
-def _check_metadata(value: Any) -> dict[str, str]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise ValueError("must be an object of string values")
-    if len(value) > 16:
-        raise ValueError("may have at most 16 keys")
-    for key, item in value.items():
-        if len(key) > 64:
-            raise ValueError(f"key '{key[:70]}' is longer than 64 characters")
-        if not isinstance(item, str) or len(item) > 512:
-            raise ValueError(f"value of '{key}' must be a string of at most 512 characters")
-    return value
-
-
-Metadata = Annotated[dict[str, str] | None, BeforeValidator(_check_metadata)]
-"""Up to 16 string pairs, as the service allows."""
-
-
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="ignore", strict=True, frozen=True)
 
 
 class _Sampling(_Body):
@@ -101,7 +66,8 @@ class _AgentFields(_Sampling):
     @field_validator("tools")
     @classmethod
     def _tools(cls, value: list[Json] | None) -> list[Json] | None:
-        return None if value is None else check_tools(value)
+        """Checked, and stored in the core's shape (`ferry.runs.tools`)."""
+        return None if value is None else classic_tools(value)
 
     @field_validator("tool_resources")
     @classmethod
@@ -201,21 +167,24 @@ class _RunFields(_Sampling):
     @field_validator("tools")
     @classmethod
     def _tools(cls, value: list[Json] | None) -> list[Json] | None:
-        return None if value is None else check_tools(value)
+        return None if value is None else classic_tools(value)
 
     @field_validator("tool_choice")
     @classmethod
     def _choice(cls, value: str | Json | None) -> str | Json | None:
+        """ "auto", "none", "required", or a named tool, stored as `{"type", "name"}`."""
         if value is None or value in ("auto", "none", "required"):
             return value
+        kind = value.get("type") if isinstance(value, dict) else None
         function = value.get("function") if isinstance(value, dict) else None
+        if kind == "azure_function" and isinstance(value, dict):
+            function = (value.get("azure_function") or {}).get("function") or function
         if (
-            isinstance(value, dict)
-            and value.get("type") in ("function", "azure_function")
+            kind in ("function", "azure_function")
             and isinstance(function, dict)
             and isinstance(function.get("name"), str)
         ):
-            return value
+            return {"type": "function", "name": function["name"]}
         raise ValueError(
             "must be 'auto', 'none', 'required' or {'type': 'function', 'function': {'name'}}"
         )
@@ -248,23 +217,3 @@ class ToolOutput(_Body):
 class ToolOutputs(_Body):
     tool_outputs: list[ToolOutput] = Field(min_length=1, max_length=128)
     stream: bool = False
-
-
-def parse_body(model: type[M], raw: bytes, *, empty_ok: bool = False) -> M:
-    """Decode and check a JSON body; every failure is a 400 that names the field."""
-    if not raw.strip():
-        if empty_ok:
-            return model.model_validate({})
-        raise BadRequest("the request body is empty; a JSON object is required")
-    try:
-        body = json.loads(raw)
-    except (ValueError, RecursionError) as exc:
-        raise BadRequest(f"the request body is not valid JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise BadRequest("the request body must be a JSON object")
-    try:
-        return model.model_validate(body)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "body"
-        raise BadRequest(f"invalid '{where}': {first['msg']}", param=where) from None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from ferry.agents.ids import new_id
+from ferry.ids import new_id
 
 
 def test_ids_have_the_service_shape_and_do_not_repeat() -> None:

@@ -1,10 +1,11 @@
-"""Server-sent events for a run, as a client asking for `"stream": true` reads them.
+"""Server-sent events for a classic run, as a client asking for `"stream": true` reads them.
 
-A stream is rebuilt from what is stored: each time the run changes, the watcher reads the
-run, its steps and the messages they created, and sends the events that take the client from
-what it has seen to what is stored now (created, in_progress, completed, …, in the order the
-service sends them). So a stream is correct whichever process works the run. The bus makes it
-prompt in this process, and carries the model's text piece by piece while it is generated.
+A stream is rebuilt from what is stored: each time the run changes, the watcher learns the
+run, its steps and items (from the engine's news on the bus, or by reading the store), and
+sends the events that take the client from what it has seen to what is stored now (created,
+in_progress, completed, …, in the order the service sends them). So a stream is correct
+whichever process works the run. The bus makes it prompt in this process, and carries the
+model's text piece by piece while it is generated.
 
 The stream ends, as the service's does, when the run needs tool outputs (`requires_action`)
 or ends; a client answering tool outputs with `stream: true` gets a new stream.
@@ -18,15 +19,17 @@ import copy
 import json
 import logging
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, select
 
-from ferry.agents.errors import NotFound
-from ferry.agents.store import TERMINAL, AgentStore, fetch, steps_of
-from ferry.runs.bus import Changed, Delta, News, RunBus
-from ferry.store.schema import thread_messages
+from ferry.agents.classic.views import message_view, run_view, step_view
+from ferry.agents.store import AgentStore
+from ferry.runs.bus import Delta, News, RunBus, Snapshot
+from ferry.runs.calls import Call, calls_of
+from ferry.runs.items import item_from_row
+from ferry.runs.status import TERMINAL, CallState, RunStatus
+from ferry.store.schema import items, run_steps, runs
 
 __all__ = ["RunStream", "sse"]
 
@@ -55,17 +58,62 @@ def sse(name: str, data: Any) -> bytes:
 DONE = sse("done", "[DONE]")
 
 
-@dataclass
-class _Snapshot:
-    run: Json
-    steps: list[Json]
-    messages: dict[str, Json]
+class _Known:
+    """The run as last read or told, in the core's shapes, and rendered for the wire."""
+
+    def __init__(self, run_id: str, thread_id: str) -> None:
+        self.run_id = run_id
+        self.thread_id = thread_id
+        self.status = RunStatus.QUEUED.value
+        self.run: Json = {}
+        self.steps: dict[str, Json] = {}
+        self.items: dict[str, Json] = {}
+        self.outputs: dict[str, str] = {}
+        self.calls: dict[str, Call] = {}
+
+    def learn(self, snapshot: Snapshot) -> None:
+        self.status = snapshot.status
+        self.run = snapshot.run
+        for step in snapshot.steps:
+            self.steps[step["id"]] = step
+        for item in snapshot.items:
+            self.items[item["id"]] = {**item, "conversation_id": self.thread_id}
+        self.outputs.update(snapshot.outputs)
+        self.calls.update((call.id, call) for call in snapshot.calls)
+
+    def wire_run(self) -> Json:
+        waiting = [
+            self.items[c.id]
+            for c in self.calls.values()
+            if c.state == CallState.PENDING and not c.queued and c.id in self.items
+        ]
+        return run_view(self.run_id, self.thread_id, self.status, self.run, waiting)
+
+    def wire_steps(self) -> list[Json]:
+        assistant = (self.run.get("agent") or {}).get("id")
+        return [
+            step_view(
+                step,
+                self.run_id,
+                self.thread_id,
+                assistant,
+                [i for i in self.items.values() if i.get("step_id") == step["id"]],
+                self.calls,
+                self.outputs,
+            )
+            for step in self.steps.values()
+        ]
+
+    def message(self, message_id: str) -> Json | None:
+        item = self.items.get(message_id)
+        return message_view(item) if item is not None else None
 
 
 def _message_id(step: Json) -> str | None:
     if step["type"] != "message_creation":
         return None
-    return str(step["step_details"]["message_creation"]["message_id"])
+    found = step["step_details"]["message_creation"]["message_id"]
+    return str(found) if found else None
 
 
 def _text(message: Json) -> str:
@@ -87,26 +135,26 @@ class RunStream:
         self.bus = bus
         self.project = project
         self.run = run
+        self.known = _Known(run["id"], run["thread_id"])
         self.status: str | None = None
         self.steps: dict[str, str] = {}
         """Step id → the status last sent for it."""
         self.open_messages: dict[str, str] = {}
         """Message id → the text sent for it so far, while it is open."""
         self.done_messages: set[str] = set()
-        self.known = _Snapshot(run, [], {})
-        """The run as last read or told, kept so news with contents needs no read."""
         self.read_at = 0
         """The bus's sequence when the last read began: news up to it is in that read."""
 
     async def resume(self) -> None:
         """For a stream that takes over after tool outputs: what the client has seen already
         (every step and message so far) is not sent again."""
-        snapshot = await self._read()
-        if snapshot is None:
+        if not await self._read():
             return
-        for step in snapshot.steps:
+        for step in self.known.wire_steps():
             self.steps[step["id"]] = step["status"]
-        self.done_messages.update(snapshot.messages)
+        self.done_messages.update(
+            i for i, item in self.known.items.items() if item["type"] == "message"
+        )
 
     async def events(self, opening: list[Event]) -> AsyncIterator[bytes]:
         """The stream's bytes: `opening`, then events as the run goes on, then `done`."""
@@ -129,12 +177,11 @@ class RunStream:
         read = True
         while True:
             if read:
-                snapshot = await self._read()
-                if snapshot is None:
+                if not await self._read():
                     message = f"run '{self.run['id']}' no longer exists"
                     yield sse("error", {"error": {"code": "not_found", "message": message}})
                     break
-                events, finished = self._catch_up(snapshot)
+                events, finished = self._catch_up()
                 for name, data in events:
                     yield sse(name, data)
                 if finished:
@@ -152,21 +199,21 @@ class RunStream:
             if finished:
                 break
 
-    def _take(self, items: list[News]) -> tuple[list[Event], bool, bool]:
+    def _take(self, told: list[News]) -> tuple[list[Event], bool, bool]:
         """The events news brings; whether the store must be read; whether the stream ends."""
         events: list[Event] = []
-        read = told = False
-        for item in items:
+        read = learned = False
+        for item in told:
             if isinstance(item, Delta):
                 events += self._piece(item)
-            elif item.run is None:
+            elif item.snapshot is None:
                 read = True
             elif item.sequence > self.read_at:
-                self._learn(item)
-                told = True
-        if not told or read:
+                self.known.learn(item.snapshot)
+                learned = True
+        if not learned or read:
             return events, read, False
-        caught_up, finished = self._catch_up(self.known)
+        caught_up, finished = self._catch_up()
         return events + caught_up, False, finished
 
     @contextlib.contextmanager
@@ -177,57 +224,50 @@ class RunStream:
         with self.bus.watch(self.run["id"]) as queue:
             yield queue
 
-    def _learn(self, news: Changed) -> None:
-        assert news.run is not None
-        steps = {step["id"]: step for step in self.known.steps}
-        for step in news.steps:
-            steps[step["id"]] = step
-        messages = dict(self.known.messages)
-        messages.update((m["id"], m) for m in news.messages if m["id"] not in self.done_messages)
-        self.known = _Snapshot(news.run, list(steps.values()), messages)
-
-    async def _read(self) -> _Snapshot | None:
+    async def _read(self) -> bool:
+        """Learn the run from the store; False if it no longer exists."""
         if self.bus is not None:
             self.read_at = self.bus.sequence
-        snapshot = await self._read_store()
-        if snapshot is not None:
-            self.known = snapshot
-        return snapshot
-
-    async def _read_store(self) -> _Snapshot | None:
         run_id = self.run["id"]
 
-        def work(conn: Connection) -> _Snapshot | None:
-            try:
-                run = fetch(conn, "run", self.project, run_id)
-            except NotFound:
-                return None
-            steps = steps_of(conn, self.project, run["thread_id"], run_id)
-            wanted = [m for m in map(_message_id, steps) if m and m not in self.done_messages]
-            messages: dict[str, Json] = {}
-            if wanted:
-                rows = conn.execute(
-                    select(thread_messages.c.id, thread_messages.c.body).where(
-                        thread_messages.c.id.in_(wanted)
-                    )
-                )
-                messages = {row.id: dict(row.body) for row in rows}
-            return _Snapshot(run, steps, messages)
+        def work(conn: Connection) -> bool:
+            row = conn.execute(
+                select(runs).where(runs.c.project == self.project, runs.c.id == run_id)
+            ).one_or_none()
+            if row is None:
+                return False
+            known = self.known
+            known.status, known.run = row.status, dict(row.body)
+            for body in conn.execute(
+                select(run_steps.c.body)
+                .where(run_steps.c.run_id == run_id)
+                .order_by(run_steps.c.seq)
+            ).scalars():
+                known.steps[body["id"]] = dict(body)
+            for item_row in conn.execute(
+                select(items).where(items.c.run_id == run_id).order_by(items.c.seq)
+            ):
+                item = item_from_row(item_row)
+                known.items[item["id"]] = item
+                if item["type"] == "function_call_output":
+                    known.outputs[item["call_id"]] = item["output"]
+            known.calls.update((call.id, call) for call in calls_of(conn, [run_id]))
+            return True
 
-        return await self.store.database.read(work)
+        return await self.store.read(work)
 
     # What to send --------------------------------------------------------------------------
 
-    def _catch_up(self, snapshot: _Snapshot) -> tuple[list[Event], bool]:
-        run = snapshot.run
+    def _catch_up(self) -> tuple[list[Event], bool]:
+        run = self.known.wire_run()
         self.run = run
         events: list[Event] = []
         if run["status"] in _OPEN:
             events += self._run_status(run)
-        for step in snapshot.steps:
+        for step in self.known.wire_steps():
             events += self._announce_step(step, run)
             message_id = _message_id(step)
-            message = snapshot.messages.get(message_id) if message_id else None
+            message = self.known.message(message_id) if message_id else None
             if message is not None and message_id not in self.done_messages:
                 events += self._announce_message(message)
                 if message["status"] != "in_progress":
@@ -276,11 +316,16 @@ class RunStream:
         return events
 
     def _piece(self, delta: Delta) -> list[Event]:
-        message_id = delta.message["id"]
+        message_id = delta.item["id"]
         if message_id in self.done_messages:
             return []
-        events = self._announce_step(delta.step, self.run)
-        events += self._announce_message(delta.message)
+        item = {**delta.item, "conversation_id": self.known.thread_id, "run_id": self.run["id"]}
+        assistant = (self.known.run.get("agent") or {}).get("id")
+        step = step_view(
+            delta.step, self.run["id"], self.known.thread_id, assistant, [item], {}, {}
+        )
+        events = self._announce_step(step, self.run)
+        events += self._announce_message(message_view(item))
         self.open_messages[message_id] += delta.text
         events.append(_delta_event(message_id, delta.text))
         return events
@@ -302,9 +347,9 @@ def _delta_event(message_id: str, text: str) -> Event:
 
 
 def _drain(first: News, news: asyncio.Queue[News]) -> list[News]:
-    items = [first]
+    told = [first]
     while True:
         try:
-            items.append(news.get_nowait())
+            told.append(news.get_nowait())
         except asyncio.QueueEmpty:
-            return items
+            return told

@@ -1,0 +1,52 @@
+"""Tools in the core's shape, and what the engine needs of them.
+
+Both APIs check a tool when it is given and store it flat: `{"type", "name", "description",
+"parameters", "strict"}`, and for `azure_function` also `input` and `output`, each
+`{"endpoint", "queue"}` (`ferry.agents.tools` reads and writes each API's wire shape).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ferry.models.backend import ToolSpec
+
+__all__ = ["QueueBinding", "binding_of", "tool_specs"]
+
+Json = dict[str, Any]
+
+EMPTY_PARAMETERS: Json = {"type": "object", "properties": {}}
+
+
+@dataclass(frozen=True)
+class QueueBinding:
+    """One side (input or output) of an `azure_function` tool: a queue on a service."""
+
+    endpoint: str
+    queue: str
+
+    @property
+    def url(self) -> str:
+        return f"{self.endpoint}/{self.queue}"
+
+
+def binding_of(tool: Json, side: str) -> QueueBinding:
+    """`side` is "input" or "output"."""
+    binding = tool[side]
+    return QueueBinding(binding["endpoint"].rstrip("/"), binding["queue"])
+
+
+def tool_specs(tools: list[Json]) -> dict[str, tuple[Json, ToolSpec]]:
+    """Tool name → (the tool, what the model is told about it)."""
+    return {
+        tool["name"]: (
+            tool,
+            ToolSpec(
+                name=tool["name"],
+                description=tool.get("description") or "",
+                parameters=tool.get("parameters") or EMPTY_PARAMETERS,
+            ),
+        )
+        for tool in tools
+    }
