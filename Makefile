@@ -33,6 +33,21 @@ $(SEED_B2_CLIENT): Makefile
 	.venv-clients/seed-b2/bin/python -m pip install --quiet 'azure-ai-projects==1.0.0b2' 'azure-identity>=1.19,<2'
 	@touch $@
 
+# The official samples of azure-ai-projects 2.x, which tests/agents/v2/test_samples.py runs
+# unchanged against Ferry. They are in the package's source distribution, not its wheel.
+SAMPLES_VERSION := 2.10.0
+SAMPLES := .venv-clients/samples/azure-ai-projects-$(SAMPLES_VERSION)/.ready
+
+$(SAMPLES): $(STAMP)
+	rm -rf .venv-clients/samples && mkdir -p .venv-clients/samples
+	$(BIN)/python -m pip download --quiet --no-deps --no-binary :all: \
+		azure-ai-projects==$(SAMPLES_VERSION) -d .venv-clients/samples
+	tar -xzf .venv-clients/samples/azure_ai_projects-$(SAMPLES_VERSION).tar.gz \
+		-C .venv-clients/samples azure_ai_projects-$(SAMPLES_VERSION)/samples
+	mv .venv-clients/samples/azure_ai_projects-$(SAMPLES_VERSION) \
+		.venv-clients/samples/azure-ai-projects-$(SAMPLES_VERSION)
+	@touch $@
+
 AZURITE_VERSION := 3.37.0
 AZURITE := .bench/azurite/node_modules/.bin/azurite-queue
 
@@ -53,7 +68,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict src
 
-unit: $(STAMP) $(SEED_CLIENT) $(SEED_B2_CLIENT) $(AZURITE)
+unit: $(STAMP) $(SEED_CLIENT) $(SEED_B2_CLIENT) $(SAMPLES) $(AZURITE)
 	$(BIN)/pytest
 
 test: lint typecheck unit

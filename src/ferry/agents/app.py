@@ -1,9 +1,9 @@
-"""The agents REST API as an ASGI application.
+"""The agents REST API as an ASGI application: both API generations on one store.
 
 The operations are mounted under the base paths clients build: the seed-era
-`/agents/v1.0/subscriptions/…/workspaces/<project>`, the project endpoint
-`/api/projects/<project>`, and the bare root (project `default`) for `curl` and the `openai`
-client. Every
+`/agents/v1.0/subscriptions/…/workspaces/<project>` (classic only), the project endpoint
+`/api/projects/<project>` (both), and the bare root (project `default`; both, and the
+Responses API at `/responses` and `/v1/responses`) for `curl` and the `openai` client. Every
 request is authorised, its `api-version` checked, its body read (bounded) and parsed, and any
 error turned into the JSON error shape by `ferry.agents.wire`.
 """
@@ -22,9 +22,10 @@ from starlette.routing import Mount, Route
 
 from ferry.agents.auth import AnyToken, Authorizer
 from ferry.agents.classic.routes import ClassicRoutes
-from ferry.agents.classic.service import ClassicService
 from ferry.agents.errors import NotFound
 from ferry.agents.http import DEFAULT_PROJECT, Endpoints, by_path, no_method
+from ferry.agents.services import AgentServices
+from ferry.agents.v2.routes import V2Routes
 from ferry.agents.wire import error_response
 
 __all__ = ["DEFAULT_PROJECT", "SEED_PREFIX", "build_app"]
@@ -51,15 +52,17 @@ async def _server_error(request: Request, exc: Exception) -> Response:
 
 
 def build_app(
-    classic_service: ClassicService,
+    services: AgentServices,
     authorizer: Authorizer | None = None,
     *,
     lifespan: Callable[[Starlette], AbstractAsyncContextManager[None]] | None = None,
 ) -> Starlette:
     endpoints = Endpoints(authorizer or AnyToken())
-    classic = ClassicRoutes(classic_service, endpoints).operations()
-    operations = by_path(classic)
-    root = operations
+    classic = ClassicRoutes(services.classic, endpoints).operations()
+    v2 = V2Routes(services.agents, services.responses, services.conversations, endpoints)
+    project = v2.project_operations()
+    operations = by_path(classic + project)
+    root = by_path(classic + project + v2.root_operations())
 
     async def openapi(request: Request) -> Response:
         from ferry.agents.openapi import document

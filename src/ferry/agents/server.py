@@ -18,8 +18,7 @@ from starlette.applications import Starlette
 
 from ferry.agents.app import build_app
 from ferry.agents.auth import Authorizer, FerryTokens
-from ferry.agents.classic.service import ClassicService
-from ferry.agents.store import AgentStore
+from ferry.agents.services import AgentServices
 from ferry.identity.tls import ensure_certificates
 from ferry.identity.tokens import TokenIssuer
 from ferry.instance import Instance
@@ -72,8 +71,8 @@ def build_agents(
         if engine
         else None
     )
-    service = ClassicService(
-        AgentStore(database), wake=run_engine.wake if run_engine else (lambda: None), bus=bus
+    services = AgentServices.build(
+        database, wake=run_engine.wake if run_engine else (lambda: None), bus=bus
     )
 
     @contextlib.asynccontextmanager
@@ -92,7 +91,7 @@ def build_agents(
             await models.close()
 
     authorizer = authorizer or FerryTokens(TokenIssuer(settings.data))
-    app = build_app(service, authorizer, lifespan=lifespan)
+    app = build_app(services, authorizer, lifespan=lifespan)
     return AgentsPart(app, run_engine, models, models.prepare() if engine else [])
 
 

@@ -1,0 +1,254 @@
+"""The Responses stream of a run, read from its logged news (`ferry.runs.news`).
+
+Every event carries its news number as `sequence_number`, so a stream can be read live, or
+replayed from the start or from after any number (`GET /responses/{id}?stream=true
+&starting_after=N`), by any process: the log is in the store. In the process working the run,
+the bus brings each news at once, text deltas included before they are stored; elsewhere the
+reader wakes on notices (PostgreSQL) or polls, and finds them in the log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from ferry.agents.store import AgentStore
+from ferry.agents.v2.items import render_item
+from ferry.agents.v2.responses import ResponsesV2
+from ferry.agents.v2.views import response_status
+from ferry.runs.bus import Changed, Delta, News, RunBus
+from ferry.store.schema import run_news, runs
+
+__all__ = ["ResponseStream", "event"]
+
+log = logging.getLogger(__name__)
+
+Json = dict[str, Any]
+
+_ENDS = {"completed": "response.completed", "failed": "response.failed"}
+_ENDS.update(
+    incomplete="response.incomplete", cancelled="response.failed", expired="response.failed"
+)
+_STARTS = {"created": "response.created", "queued": "response.queued"}
+_STARTS["in_progress"] = "response.in_progress"
+MAX_POLL = 1.0
+
+
+def event(data: Json) -> bytes:
+    return f"event: {data['type']}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+
+
+class ResponseStream:
+    def __init__(
+        self, store: AgentStore, bus: RunBus | None, project: str, run_id: str, after: int = -1
+    ) -> None:
+        self.store = store
+        self.bus = bus
+        self.project = project
+        self.run_id = run_id
+        self.last = after
+        """The number of the last news sent."""
+        self.response: Json | None = None
+        """The response as last read, for the lifecycle events' snapshots."""
+        self.done: dict[int, Json] = {}
+        """Output index → item, for items the stream has seen finish."""
+        self.ended = False
+
+    async def events(self) -> AsyncIterator[bytes]:
+        with self._news() as told:
+            delay = 0.05
+            read = True
+            while not self.ended:
+                if read:
+                    found = await self._read()
+                    if found is None:
+                        yield self._gone()
+                        return
+                    for news in found:
+                        for chunk in self._send(news):
+                            yield chunk
+                    if self.ended:
+                        return
+                try:
+                    first = await asyncio.wait_for(told.get(), delay)
+                except TimeoutError:
+                    delay = min(delay * 2, MAX_POLL)
+                    read = True
+                    continue
+                delay = 0.05
+                chunks, read = self._told(_drain(first, told))
+                for chunk in chunks:
+                    yield chunk
+
+    def _told(self, told: list[News]) -> tuple[list[bytes], bool]:
+        """What news from the bus lets the stream send now, and whether the store must be
+        read (a change told without contents, a gap, or the end, whose snapshot is read)."""
+        chunks: list[bytes] = []
+        for item in told:
+            if isinstance(item, Changed) and item.snapshot is None:
+                return chunks, True
+            news_list = item.news if isinstance(item, (Delta, Changed)) else ()
+            for news in news_list:
+                if news["kind"] == "status" and news["status"] in _ENDS:
+                    return chunks, True
+                if news["number"] > self.last + 1:
+                    return chunks, True
+                chunks += self._send(news)
+        return chunks, False
+
+    def _gone(self) -> bytes:
+        return event(
+            {
+                "type": "error",
+                "code": "not_found",
+                "message": f"response '{self.run_id}' no longer exists",
+                "param": None,
+                "sequence_number": self.last + 1,
+            }
+        )
+
+    @contextlib.contextmanager
+    def _news(self) -> Iterator[asyncio.Queue[News]]:
+        if self.bus is None:
+            yield asyncio.Queue()
+            return
+        with self.bus.watch(self.run_id) as queue:
+            yield queue
+
+    async def _read(self) -> list[Json] | None:
+        def work(conn: Connection) -> list[Json] | None:
+            row = conn.execute(
+                select(runs).where(runs.c.project == self.project, runs.c.id == self.run_id)
+            ).one_or_none()
+            if row is None:
+                return None
+            self.response = ResponsesV2.render(conn, row)
+            found = conn.execute(
+                select(run_news.c.body)
+                .where(run_news.c.run_id == self.run_id, run_news.c.number > self.last)
+                .order_by(run_news.c.number)
+            ).scalars()
+            return [dict(body) for body in found]
+
+        return await self.store.read(work)
+
+    def _send(self, news: Json) -> list[bytes]:
+        if news["number"] <= self.last:
+            return []
+        self.last = news["number"]
+        data = self._render(news)
+        return [event(data)] if data is not None else []
+
+    def _snapshot(self, status: str, final: bool) -> Json:
+        assert self.response is not None
+        response = dict(self.response)
+        if final:
+            return response
+        response["status"] = (
+            response_status(status)
+            if status != "created"
+            else ("queued" if response.get("background") else "in_progress")
+        )
+        response["output"] = (
+            [] if status != "in_progress" else [self.done[i] for i in sorted(self.done)]
+        )
+        response["usage"] = None
+        response["completed_at"] = None
+        return response
+
+    def _render(self, news: Json) -> Json | None:
+        kind = news["kind"]
+        number = news["number"]
+        agent = (self.response or {}).get("agent_reference")
+        agent_ref = {"name": agent["name"], "version": agent.get("version")} if agent else None
+        if kind == "status":
+            status = news["status"]
+            if status in _ENDS:
+                self.ended = True
+                return {
+                    "type": _ENDS[status],
+                    "sequence_number": number,
+                    "response": self._snapshot(status, final=True),
+                }
+            return {
+                "type": _STARTS.get(status, "response.in_progress"),
+                "sequence_number": number,
+                "response": self._snapshot(status, final=False),
+            }
+        index = int(news.get("index") or 0)
+        if kind in ("item.added", "item.done"):
+            item = render_item(news["item"], None, agent_ref)
+            if kind == "item.added":
+                item["status"] = "in_progress"
+                if item["type"] == "message":
+                    item["content"] = []
+            else:
+                self.done[index] = item
+            name = (
+                "response.output_item.added"
+                if kind == "item.added"
+                else "response.output_item.done"
+            )
+            return {"type": name, "sequence_number": number, "output_index": index, "item": item}
+        where = {"item_id": news.get("item_id"), "output_index": index}
+        if kind in ("part.added", "part.done"):
+            text = news.get("text", "")
+            return {
+                "type": "response.content_part.added"
+                if kind == "part.added"
+                else "response.content_part.done",
+                "sequence_number": number,
+                **where,
+                "content_index": 0,
+                "part": {"type": "output_text", "text": text, "annotations": [], "logprobs": []},
+            }
+        if kind == "text.delta":
+            return {
+                "type": "response.output_text.delta",
+                "sequence_number": number,
+                **where,
+                "content_index": 0,
+                "delta": news["delta"],
+                "logprobs": [],
+            }
+        if kind == "text.done":
+            return {
+                "type": "response.output_text.done",
+                "sequence_number": number,
+                **where,
+                "content_index": 0,
+                "text": news["text"],
+                "logprobs": [],
+            }
+        if kind == "arguments.delta":
+            return {
+                "type": "response.function_call_arguments.delta",
+                "sequence_number": number,
+                **where,
+                "delta": news["delta"],
+            }
+        if kind == "arguments.done":
+            return {
+                "type": "response.function_call_arguments.done",
+                "sequence_number": number,
+                **where,
+                "name": news["name"],
+                "arguments": news["arguments"],
+            }
+        log.warning("response %s: news of an unknown kind %r", self.run_id, kind)
+        return None
+
+
+def _drain(first: News, told: asyncio.Queue[News]) -> list[News]:
+    found = [first]
+    while True:
+        try:
+            found.append(told.get_nowait())
+        except asyncio.QueueEmpty:
+            return found
