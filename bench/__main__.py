@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 from azure.storage.queue import AccountSasPermissions, ResourceTypes, generate_account_sas
-from rich.console import Console
 from rich.table import Table
 
 from bench import measure
@@ -38,9 +37,10 @@ from bench.servers import (
     start_azurite,
     start_ferry,
 )
+from ferry.cli.output import make_console
 from ferry.queues.auth import DEV_ACCOUNT, DEV_KEY
 
-console = Console(highlight=False)
+console = make_console()
 
 
 def account_sas() -> str:

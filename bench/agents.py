@@ -28,15 +28,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from rich.console import Console
 from rich.table import Table
 
+from ferry.cli.output import make_console
 from ferry.identity.tokens import TokenIssuer
 from ferry.spawn import Child, spawn
 
 APP = Path(__file__).parent / "apps" / "sleeper"
 RESULTS = Path(".bench")
-console = Console(highlight=False)
+console = make_console()
 
 TARGETS = {"wall_s": 5.0, "overhead_p50_ms": 20.0, "idle_rss_mb": 150.0}
 

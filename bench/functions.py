@@ -17,16 +17,16 @@ import time
 from pathlib import Path
 
 from azure.storage.queue import QueueClient
-from rich.console import Console
 from rich.table import Table
 
 from bench import load
 from bench.__main__ import account_sas
+from ferry.cli.output import make_console
 from ferry.queues.auth import DEV_ACCOUNT, DEV_KEY
 from ferry.spawn import Child, spawn
 
 APP = Path(__file__).parent / "apps" / "relay"
-console = Console(highlight=False)
+console = make_console()
 
 
 def _connection(queues: str) -> str:

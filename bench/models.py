@@ -32,16 +32,16 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 
+from ferry.cli.output import make_console
 from ferry.models.backend import ChatMessage, ChatRequest, ToolCall, ToolSpec
 from ferry.models.backends.scripted import ScriptedBackend
 from ferry.models.grounding import answer_carries
 from ferry.models.toolcalling import ToolCaller
 from ferry.models.weights import EMBEDDED, find_weights
 
-console = Console(highlight=False)
+console = make_console()
 
 WEATHER = ToolSpec(
     "GetWeather",

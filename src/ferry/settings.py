@@ -36,6 +36,11 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FERRY_", extra="forbid", frozen=True)
 
     data: Path = Field(default=Path(".ferry"), description="folder for the embedded store")
+    python_envs: Path | None = Field(
+        default=None,
+        description="folder of the Python environments `ferry start` installs apps' "
+        "requirements.txt into (default: <data>/python)",
+    )
     database_url: str | None = Field(
         default=None, description="postgresql://… to share state between processes"
     )
@@ -146,6 +151,10 @@ class Settings(BaseSettings):
     @property
     def sqlite_path(self) -> Path:
         return self.data / "ferry.db"
+
+    @property
+    def python_envs_folder(self) -> Path:
+        return self.python_envs or self.data / "python"
 
 
 class _TomlFile(TomlConfigSettingsSource):

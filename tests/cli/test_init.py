@@ -13,10 +13,20 @@ import httpx
 from ferry.spawn import spawn
 
 
-def ferry(*args: str) -> subprocess.CompletedProcess[str]:
+def ferry(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "ferry", *args], capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "ferry", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=cwd,
     )
+
+
+def next_steps(printed: str) -> list[str]:
+    """The commands `ferry init` says to type: the indented lines after "Next:"."""
+    after = printed.split("\nNext:\n", 1)[1]
+    return [line.strip() for line in after.splitlines() if line.startswith("  ")]
 
 
 def free_port() -> int:
@@ -44,6 +54,39 @@ def test_init_writes_the_app_and_will_not_overwrite_it(tmp_path: Path) -> None:
     assert again.returncode != 0
     assert "--force" in again.stderr and "Traceback" not in again.stderr
     assert ferry("init", str(app), "--force").returncode == 0
+
+
+def test_the_next_steps_are_what_to_type(tmp_path: Path) -> None:
+    made = ferry("init", "my-app", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    assert next_steps(made.stdout) == [
+        "cd my-app",
+        "ferry start",
+        "curl -s -X POST http://127.0.0.1:7071/api/prompt "
+        '-d \'{"Prompt": "What is the weather in Seattle, WA?"}\'',
+    ]
+    assert "installs requirements.txt" in made.stdout
+    here = ferry("init", "--force", cwd=tmp_path / "my-app")
+    assert next_steps(here.stdout)[0] == "ferry start"
+
+
+def test_the_classic_app_pins_the_client_that_has_its_api(tmp_path: Path) -> None:
+    # The code calls project.agents.create_agent / threads / runs: azure-ai-projects 1.x with
+    # azure-ai-agents; 2.x removed that client, so an unpinned requirement would break it.
+    assert ferry("init", str(tmp_path), "--api", "classic").returncode == 0
+    assert "agents.create_agent(" in (tmp_path / "function_app.py").read_text()
+    pins = (tmp_path / "requirements.txt").read_text().splitlines()
+    assert "azure-ai-projects>=1.0.0,<2" in pins
+    assert "azure-ai-agents>=1.0.0,<2" in pins
+
+
+def test_an_api_not_available_yet_is_refused_before_writing(tmp_path: Path) -> None:
+    refused = ferry("init", str(tmp_path / "v2-app"), "--api", "v2")
+    assert refused.returncode == 1
+    assert "not available yet" in refused.stderr and "Traceback" not in refused.stderr
+    assert not (tmp_path / "v2-app").exists()
+    unknown = ferry("init", str(tmp_path / "x"), "--api", "v3")
+    assert unknown.returncode == 2 and "v3" in unknown.stderr
 
 
 def test_the_initialised_app_answers_a_prompt(tmp_path: Path) -> None:

@@ -1,10 +1,12 @@
 """`ferry demo` (what `make demo` runs): the seed's whole scenario, offline, as it happens.
 
-It writes the seed's app with `ferry init` into a temporary folder, starts `ferry start` on
-free ports, sends "What is the weather in Seattle, WA?" to the app's `/api/prompt`, and
-prints the run as the store records it: the agent, the run, the tool call put on `input`
-with its CorrelationId, the function's answer on `output`, the final answer. The model is
-whatever `ferry start` would use: with no model server configured, the embedded SmolLM2.
+It writes the seed's app with `ferry init` into a temporary folder, installs its
+requirements.txt as `ferry start` does (into an environment kept in the user's cache, so the
+next demo installs nothing), starts `ferry start` on free ports, sends "What is the weather
+in Seattle, WA?" to the app's `/api/prompt`, and prints the run as the store records it: the
+agent, the run, the tool call put on `input` with its CorrelationId, the function's answer on
+`output`, the final answer. The model is whatever `ferry start` would use: with no model
+server configured, the embedded SmolLM2.
 """
 
 from __future__ import annotations
@@ -14,15 +16,15 @@ import socket
 import tempfile
 import threading
 import time
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import httpx
 from sqlalchemy import func, select
 
-from ferry.cli.init import FILES
+from ferry.cli.init import Api, write_app
 from ferry.cli.output import console
+from ferry.cli.requirements import install_requirements
 from ferry.errors import FerryError
 from ferry.models.router import ModelRouter
 from ferry.runs.timeline import timeline
@@ -48,10 +50,19 @@ def _free_port() -> int:
 
 
 def _write_app(folder: Path) -> None:
-    folder.mkdir(parents=True)
-    template = resources.files("ferry.scaffold").joinpath("seed_app")
-    for name in FILES:
-        (folder / name).write_bytes(template.joinpath(name).read_bytes())
+    write_app(folder, Api.classic)
+
+
+def _environments(work: Path) -> Path:
+    """Where the app's Python environment is kept: in the user's cache, so that the next
+    demo finds its requirements installed (keyed by their content and Ferry's environment),
+    or in the demo's temporary folder when there is no cache to write."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ferry" / "python"
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+    except (OSError, RuntimeError):  # RuntimeError: no home folder to be found
+        return work / "python"
+    return cache
 
 
 class _Narrator:
@@ -115,12 +126,16 @@ def demo() -> None:
         console.rule("[bold]Ferry demo[/bold]: an agent whose tool is a function over queues")
         _write_app(app)
         console.print(f"[green]✓[/green] `ferry init` wrote the seed's app to {app}")
+        environments = _environments(work)
+        # What `ferry start` would do first, done here so that it is seen as it happens.
+        install_requirements(app, environments, use=False)
         agents, queues_tls = _free_port(), _free_port()
         env = {
             "PROJECT_ENDPOINT": f"https://127.0.0.1:{agents}/api/projects/default",
             "STORAGE_CONNECTION__queueServiceUri": (
                 f"https://127.0.0.1:{queues_tls}/devstoreaccount1"
             ),
+            "FERRY_PYTHON_ENVS": str(environments),
         }
         args = ["start", "--app", str(app), "--queue-port", "0", "--http-port", "0"]
         args += ["--agents-port", str(agents), "--queue-tls-port", str(queues_tls)]

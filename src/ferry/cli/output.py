@@ -8,8 +8,12 @@ from collections.abc import Sequence
 from concurrent.futures import Future
 from typing import Any
 
+from rich.align import AlignMethod
 from rich.console import Console
+from rich.rule import Rule
+from rich.style import Style
 from rich.table import Table
+from rich.text import TextType
 
 __all__ = [
     "EXIT_ERROR",
@@ -19,6 +23,7 @@ __all__ = [
     "console",
     "emit",
     "errors",
+    "make_console",
     "show_loading",
 ]
 
@@ -27,8 +32,42 @@ EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
-console = Console(highlight=False)
-errors = Console(stderr=True, highlight=False)
+UNWRAPPED = 10_000
+"""The width of output that is not a terminal: as good as none."""
+
+
+class _Console(Console):
+    """Rich's console, except that a rule is never wider than the window it would have had
+    (output that is not a terminal has almost no width limit)."""
+
+    rule_width = 80
+
+    def rule(
+        self,
+        title: TextType = "",
+        *,
+        characters: str = "─",
+        style: str | Style = "rule.line",
+        align: AlignMethod = "center",
+    ) -> None:
+        line = Rule(title=title, characters=characters, style=style, align=align)
+        self.print(line, width=min(self.width, self.rule_width))
+
+
+def make_console(*, stderr: bool = False) -> Console:
+    """Rich's usual output on a terminal. Anywhere else (a file, a pipe, CI's log) each line
+    is as long as it is: nobody can widen that window, and a path cut at column 80 is no
+    longer a path to copy."""
+    made = _Console(stderr=stderr, highlight=False)
+    if not made.is_terminal:
+        made.rule_width = made.width  # COLUMNS, or 80
+        made.soft_wrap = True
+        made.width = UNWRAPPED
+    return made
+
+
+console = make_console()
+errors = make_console(stderr=True)
 
 
 def emit(

@@ -20,6 +20,7 @@ from ferry.cli.options import (
     TlsNameOption,
 )
 from ferry.cli.output import console, show_loading
+from ferry.cli.requirements import install_requirements
 from ferry.settings import Settings
 
 __all__ = ["functions", "serve_everything", "start"]
@@ -90,7 +91,10 @@ def start(
     config: ConfigOption = None,
 ) -> None:
     """Serve the queue service and the function app in the current folder (like
-    `func start` with Azurite), until Ctrl-C."""
+    `func start` with Azurite), until Ctrl-C.
+
+    The app's requirements.txt is installed first, into a Python environment of the app's
+    own under the data folder (once per set of requirements)."""
     serve_everything(
         app or Path.cwd(),
         enable_auth=enable_auth,
@@ -115,6 +119,8 @@ def serve_everything(
     from ferry.functions.server import serve_functions
 
     settings = Settings.load(config, **flags)
+    if app is not None:
+        install_requirements(app, settings.python_envs_folder)
     serve_functions(
         settings, app, with_queues=True, enable_auth=enable_auth, announce=announce_started
     )
@@ -137,9 +143,11 @@ def functions(
     settings = Settings.load(
         config, host=host, http_port=http_port, data=data, database_url=database_url
     )
+    folder = app or Path.cwd()
+    install_requirements(folder, settings.python_envs_folder)
     serve_functions(
         settings,
-        app or Path.cwd(),
+        folder,
         with_queues=False,
         enable_auth=enable_auth,
         announce=announce_started,
@@ -155,7 +163,7 @@ def keys(
     """Show the function, host and master keys (kept in the data folder)."""
     import json
 
-    from ferry.cli.output import emit
+    from ferry.cli.output import emit, errors
     from ferry.functions.keys import load_keys
     from ferry.functions.loader import load_app
     from ferry.functions.server import prepare_app_environment
@@ -164,6 +172,7 @@ def keys(
     folder = (app or Path.cwd()).resolve()
     names: list[str] = []
     if (folder / "function_app.py").exists():
+        install_requirements(folder, settings.python_envs_folder, say=errors)
         prepare_app_environment(folder)
         names = [f.name for f in load_app(folder).functions]
     found = load_keys(settings.data, names)

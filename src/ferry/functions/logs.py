@@ -49,5 +49,6 @@ def install_console_logging(level: int = logging.INFO) -> None:
     handler._ferry = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level)
-    for noisy in ("azure", "uvicorn.access", "httpx", "aiohttp"):
+    # Libraries' own chatter (alembic says each migration it runs) is not the app's log.
+    for noisy in ("azure", "uvicorn.access", "httpx", "aiohttp", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
