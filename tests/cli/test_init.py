@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from ferry.spawn import spawn
 
@@ -80,18 +81,27 @@ def test_the_classic_app_pins_the_client_that_has_its_api(tmp_path: Path) -> Non
     assert "azure-ai-agents>=1.0.0,<2" in pins
 
 
-def test_an_api_not_available_yet_is_refused_before_writing(tmp_path: Path) -> None:
-    refused = ferry("init", str(tmp_path / "v2-app"), "--api", "v2")
-    assert refused.returncode == 1
-    assert "not available yet" in refused.stderr and "Traceback" not in refused.stderr
-    assert not (tmp_path / "v2-app").exists()
+def test_the_v2_app_is_the_default_and_pins_the_2x_client(tmp_path: Path) -> None:
+    # The code creates agent versions and asks through the Responses API: azure-ai-projects
+    # 2.x; 1.x had neither.
+    made = ferry("init", str(tmp_path))
+    assert made.returncode == 0, made.stderr
+    assert "agents API v2" in made.stdout
+    code = (tmp_path / "function_app.py").read_text()
+    assert "agents.create_version(" in code and "responses.create(" in code
+    assert "azure-ai-projects>=2.0.0,<3" in (tmp_path / "requirements.txt").read_text()
+
+
+def test_an_unknown_api_is_refused_before_writing(tmp_path: Path) -> None:
     unknown = ferry("init", str(tmp_path / "x"), "--api", "v3")
     assert unknown.returncode == 2 and "v3" in unknown.stderr
+    assert not (tmp_path / "x").exists()
 
 
-def test_the_initialised_app_answers_a_prompt(tmp_path: Path) -> None:
+@pytest.mark.parametrize("api", ["v2", "classic"])
+def test_the_initialised_app_answers_a_prompt(tmp_path: Path, api: str) -> None:
     app = tmp_path / "app"
-    assert ferry("init", str(app)).returncode == 0
+    assert ferry("init", str(app), "--api", api).returncode == 0
     agents, queues_tls = free_port(), free_port()
     env = {
         # What local.settings.json says for the default ports, moved to free ones.

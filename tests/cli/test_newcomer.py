@@ -1,7 +1,8 @@
 """The newcomer's path, exactly as the README and `ferry init` tell it, in a fresh virtual
 environment with whatever pip resolves today: `pip install '<checkout>[local]'`,
-`ferry init my-app --api classic`, the steps it prints (`cd my-app`, `ferry start`), then
-the request in the app's test.http, answered by the embedded model (no model configured).
+`ferry init my-app` (the v2 client, the default; and `--api classic`), the steps it prints
+(`cd my-app`, `ferry start`), then the request in the app's test.http, answered by the
+embedded model (no model configured).
 
 Only pip talks to anything but this machine's loopback address. pip's wheel cache makes the
 llama.cpp bindings quick after the first build (which takes minutes); where the package index
@@ -77,12 +78,24 @@ def wait_for_instance(data: Path, process: subprocess.Popen[bytes], log: Path) -
     pytest.fail(f"ferry start did not listen in time:\n{log.read_text()}")
 
 
-def test_install_init_start_and_ask_as_a_newcomer_would(tmp_path: Path) -> None:
-    env = fresh_environment(tmp_path / "venv")
+@pytest.fixture(scope="module")
+def newcomer(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """A fresh virtual environment with Ferry installed as the README says."""
+    env = fresh_environment(tmp_path_factory.mktemp("newcomer") / "venv")
     pip_install(env, f"{CHECKOUT}[local]")
+    return env
 
+
+@pytest.mark.parametrize(
+    ("options", "client"),
+    [((), "azure-ai-projects-2."), (("--api", "classic"), "azure-ai-projects-1.")],
+)
+def test_install_init_start_and_ask_as_a_newcomer_would(
+    newcomer: dict[str, str], tmp_path: Path, options: tuple[str, ...], client: str
+) -> None:
+    env = dict(newcomer)
     made = subprocess.run(
-        ["ferry", "init", "my-app", "--api", "classic"],
+        ["ferry", "init", "my-app", *options],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -122,8 +135,8 @@ def test_install_init_start_and_ask_as_a_newcomer_would(tmp_path: Path) -> None:
     printed = log.read_text()
     assert answer.status_code == 200, f"{answer.status_code} {answer.text}\n{printed}"
     assert "74 degrees" in answer.json()["Answer"], printed
-    # The scaffold's pins chose the classic client, whatever the newest release is.
-    assert re.search(r"^installed .*azure-ai-projects-1\.", printed, re.MULTILINE), printed
+    # The scaffold's pins chose the client of its API, whatever the newest release is.
+    assert re.search(rf"^installed .*{re.escape(client)}", printed, re.MULTILINE), printed
     assert "alembic" not in printed and "Traceback" not in printed, printed
     assert process.returncode == 0, printed
 

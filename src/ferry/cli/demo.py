@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 
-from ferry.cli.init import Api, write_app
+from ferry.cli.init import write_app
 from ferry.cli.output import console
 from ferry.cli.requirements import install_requirements
 from ferry.errors import FerryError
@@ -47,10 +47,6 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-def _write_app(folder: Path) -> None:
-    write_app(folder, Api.classic)
 
 
 def _environments(work: Path) -> Path:
@@ -124,7 +120,7 @@ def demo() -> None:
         work = Path(folder)
         app, data = work / "weather-app", work / "data"
         console.rule("[bold]Ferry demo[/bold]: an agent whose tool is a function over queues")
-        _write_app(app)
+        write_app(app)
         console.print(f"[green]✓[/green] `ferry init` wrote the seed's app to {app}")
         environments = _environments(work)
         # What `ferry start` would do first, done here so that it is seen as it happens.

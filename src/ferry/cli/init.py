@@ -44,7 +44,7 @@ class Api(StrEnum):
     classic = "classic"
 
 
-DEFAULT_API = Api.classic
+DEFAULT_API = Api.v2
 CLIENTS = {
     Api.classic: "classic agents API: azure-ai-projects 1.x",
     Api.v2: "agents API v2: azure-ai-projects 2.x",
@@ -91,9 +91,8 @@ def init(
         Api,
         typer.Option(
             "--api",
-            help="The agents API the app's client uses: classic (azure-ai-projects 1.x: "
-            "agents, threads, runs) or v2 (2.x: agent versions and responses; not available "
-            "yet).",
+            help="The agents API the app's client uses: v2 (azure-ai-projects 2.x: agent "
+            "versions and the Responses API) or classic (1.x: agents, threads, runs).",
         ),
     ] = DEFAULT_API,
     force: Annotated[bool, typer.Option("--force", help="Overwrite files already there.")] = False,
