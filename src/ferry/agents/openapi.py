@@ -1,5 +1,5 @@
-"""An OpenAPI 3.1 document for the agents API, built from the request models, so that the
-API can be explored and fuzzed (schemathesis) without hand-kept YAML."""
+"""An OpenAPI 3.1 document for the agents API (both generations), built from the request
+models, so that the API can be explored and fuzzed (schemathesis) without hand-kept YAML."""
 
 from __future__ import annotations
 
@@ -20,6 +20,15 @@ from ferry.agents.classic.requests import (
     ThreadCreate,
     ThreadUpdate,
     ToolOutputs,
+)
+from ferry.agents.v2.requests import (
+    AgentCreate,
+    AgentPatch,
+    ConversationCreate,
+    ConversationUpdate,
+    ItemsCreate,
+    ResponseCreate,
+    VersionCreate,
 )
 
 __all__ = ["document"]
@@ -57,6 +66,48 @@ _OPERATIONS: list[tuple[str, str, str, type[BaseModel] | None, bool]] = [
     ),
     ("/threads/{thread_id}/runs/{run_id}/steps", "get", "listRunSteps", None, True),
     ("/threads/{thread_id}/runs/{run_id}/steps/{step_id}", "get", "getRunStep", None, False),
+    # The v2 API: agents with versions, and the Responses and Conversations APIs.
+    ("/agents", "post", "createAgentV2", AgentCreate, False),
+    ("/agents", "get", "listAgentsV2", None, True),
+    ("/agents/{agent_name}", "get", "getAgentV2", None, False),
+    ("/agents/{agent_name}", "post", "updateAgentV2", VersionCreate, False),
+    ("/agents/{agent_name}", "patch", "patchAgentV2", AgentPatch, False),
+    ("/agents/{agent_name}", "delete", "deleteAgentV2", None, False),
+    ("/agents/{agent_name}/versions", "post", "createAgentVersion", VersionCreate, False),
+    ("/agents/{agent_name}/versions", "get", "listAgentVersions", None, True),
+    ("/agents/{agent_name}/versions/{version}", "get", "getAgentVersion", None, False),
+    ("/agents/{agent_name}/versions/{version}", "delete", "deleteAgentVersion", None, False),
+    ("/openai/v1/responses", "post", "createResponse", ResponseCreate, False),
+    ("/openai/v1/responses/{response_id}", "get", "getResponse", None, False),
+    ("/openai/v1/responses/{response_id}", "delete", "deleteResponse", None, False),
+    ("/openai/v1/responses/{response_id}/cancel", "post", "cancelResponse", None, False),
+    ("/openai/v1/responses/{response_id}/input_items", "get", "listInputItems", None, True),
+    ("/openai/v1/conversations", "post", "createConversation", ConversationCreate, False),
+    ("/openai/v1/conversations/{conversation_id}", "get", "getConversation", None, False),
+    (
+        "/openai/v1/conversations/{conversation_id}",
+        "post",
+        "updateConversation",
+        ConversationUpdate,
+        False,
+    ),
+    ("/openai/v1/conversations/{conversation_id}", "delete", "deleteConversation", None, False),
+    ("/openai/v1/conversations/{conversation_id}/items", "post", "addItems", ItemsCreate, False),
+    ("/openai/v1/conversations/{conversation_id}/items", "get", "listItems", None, True),
+    (
+        "/openai/v1/conversations/{conversation_id}/items/{item_id}",
+        "get",
+        "getItem",
+        None,
+        False,
+    ),
+    (
+        "/openai/v1/conversations/{conversation_id}/items/{item_id}",
+        "delete",
+        "deleteItem",
+        None,
+        False,
+    ),
 ]
 
 _ERROR = {

@@ -105,10 +105,21 @@ class Newsroom:
         self._tell(news)
 
     def call_made(self, state: Any, item: Json) -> None:
+        """A call the model made. A client's function call is told with its arguments as
+        deltas, as the Responses stream tells function calls; a call carried over queues
+        (its own item type, which the arguments events do not apply to) whole."""
         if self.next is None:
             return
         index = self.index
         self.index += 1
+        if item.get("tool") != "function":
+            self._tell(
+                [
+                    {"kind": "item.added", "index": index, "item": item},
+                    {"kind": "item.done", "index": index, "item": item},
+                ]
+            )
+            return
         self._tell(
             [
                 {"kind": "item.added", "index": index, "item": {**item, "arguments": ""}},
