@@ -1,16 +1,20 @@
 """The agent service benchmark: many concurrent runs through one `ferry start`, each calling
-one `azure_function` tool whose function sleeps (1 s by default), on the scripted model.
+one `azure_function` tool whose function sleeps (1 s by default), on the scripted model, for
+each API generation: classic runs and v2 responses, each on a `ferry start` of its own.
 
-Each run is a create-thread-and-run with `"stream": true`, so the client sees the moment it
-completes without polling. Per run: total time (request sent → `thread.run.completed`), and
-the overhead, total minus the function's sleep (the scripted model answers in microseconds,
-so what is left is Ferry: HTTP, the store, the queues, the functions host, the run engine).
+A classic run is a create-thread-and-run with `"stream": true`; a v2 response is a
+`POST /openai/v1/responses` naming an agent version, with `"stream": true` (so its stream's
+news are logged in the store, as every streamed response's are); either way the client sees
+the moment it completes without polling. Per run: total time (request sent → the stream's
+completed event), and the overhead, total minus the function's sleep (the scripted model
+answers in microseconds, so what is left is Ferry: HTTP, the store, the queues, the
+functions host, the run engine).
 Memory: the server's resident set when idle after start, and its peak (VmHWM) after the load.
 
 There is no offline alternative to compare with (the cloud service is not reachable from
 here), so the figures are set against the targets of the issue instead.
 
-    python -m bench.agents [--runs N] [--sleep S] [--json]
+    python -m bench.agents [--runs N] [--sleep S] [--api classic|v2|both] [--json]
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ class Outcome:
 
 @dataclass
 class Report:
+    api: str
     runs: int
     sleep_s: float
     completed: int
@@ -98,6 +103,30 @@ def _tool(queues_url: str) -> dict[str, Any]:
     }
 
 
+async def _one_response(client: httpx.AsyncClient, agent: str, index: int) -> Outcome:
+    body = {
+        "agent_reference": {"type": "agent_reference", "name": agent},
+        "input": f"weather in City{index}",
+        "stream": True,
+    }
+    started = time.perf_counter()
+    status, pieces = "no end", []
+    async with client.stream("POST", "/openai/v1/responses", json=body) as response:
+        if response.status_code != 200:
+            await response.aread()
+            return Outcome(f"http {response.status_code}", 0.0, response.text[:200])
+        async for line in response.aiter_lines():
+            if not line.startswith("data: "):
+                continue
+            event = json.loads(line[6:])
+            if event["type"] == "response.output_text.delta":
+                pieces.append(event["delta"])
+            elif event["type"] in ("response.completed", "response.failed"):
+                status = event["response"]["status"]
+                break
+    return Outcome(status, (time.perf_counter() - started) * 1000, "".join(pieces))
+
+
 async def _one_run(client: httpx.AsyncClient, agent: str, index: int) -> Outcome:
     body = {
         "assistant_id": agent,
@@ -123,8 +152,22 @@ async def _one_run(client: httpx.AsyncClient, agent: str, index: int) -> Outcome
     return Outcome(status, (time.perf_counter() - started) * 1000, "".join(pieces))
 
 
+async def _agent(client: httpx.AsyncClient, api: str, queues_url: str) -> str:
+    """The agent of the runs: an assistant (classic) or an agent's first version (v2)."""
+    if api == "classic":
+        made = await client.post(
+            "/assistants", json={"model": "bench", "tools": [_tool(queues_url)]}
+        )
+        made.raise_for_status()
+        return str(made.json()["id"])
+    definition = {"kind": "prompt", "model": "bench", "tools": [_tool(queues_url)]}
+    made = await client.post("/agents/bench/versions", json={"definition": definition})
+    made.raise_for_status()
+    return str(made.json()["name"])
+
+
 async def _measure(
-    base: str, ca: Path, token: str, queues_url: str, runs: int
+    base: str, ca: Path, token: str, queues_url: str, runs: int, api: str
 ) -> tuple[list[Outcome], float]:
     import ssl
 
@@ -136,19 +179,16 @@ async def _measure(
         timeout=httpx.Timeout(120.0),
         limits=limits,
     ) as client:
-        created = await client.post(
-            "/assistants", json={"model": "bench", "tools": [_tool(queues_url)]}
-        )
-        created.raise_for_status()
-        agent = created.json()["id"]
+        agent = await _agent(client, api, queues_url)
+        one = _one_run if api == "classic" else _one_response
         # Warm up: queues created, consumers started, connections open.
-        await asyncio.gather(*(_one_run(client, agent, -i) for i in range(1, 11)))
+        await asyncio.gather(*(one(client, agent, -i) for i in range(1, 11)))
         started = time.perf_counter()
-        outcomes = await asyncio.gather(*(_one_run(client, agent, i) for i in range(runs)))
+        outcomes = await asyncio.gather(*(one(client, agent, i) for i in range(runs)))
         return list(outcomes), time.perf_counter() - started
 
 
-def run(runs: int, sleep: float) -> Report:
+def run(runs: int, sleep: float, api: str = "classic") -> Report:
     work = Path(tempfile.mkdtemp(prefix="ferry-abench-"))
     app = work / "sleeper"
     shutil.copytree(APP, app)
@@ -171,7 +211,7 @@ def run(runs: int, sleep: float) -> Report:
         base = f"{child.url('agents')}/api/projects/bench"
         token = TokenIssuer(work / "data").issue("https://ai.azure.com").value
         outcomes, wall = asyncio.run(
-            _measure(base, work / "data" / "tls" / "ca.pem", token, child.url("queues"), runs)
+            _measure(base, work / "data" / "tls" / "ca.pem", token, child.url("queues"), runs, api)
         )
         peak = _memory(pid, "VmHWM")
     finally:
@@ -185,6 +225,7 @@ def run(runs: int, sleep: float) -> Report:
     cuts = statistics.quantiles(totals, n=100) if len(totals) > 1 else totals * 99
     over = statistics.quantiles(overheads, n=100) if len(overheads) > 1 else overheads * 99
     return Report(
+        api=api,
         runs=runs,
         sleep_s=sleep,
         completed=len(done),
@@ -207,54 +248,67 @@ def _cores() -> int:
     return len(os.sched_getaffinity(0))
 
 
-def show(report: Report) -> None:
-    table = Table(title=f"{report.runs:,} concurrent runs, one azure_function call each")
+def show(reports: list[Report]) -> None:
+    first = reports[0]
+    table = Table(title=f"{first.runs:,} concurrent runs, one azure_function call each")
     table.add_column("measure")
-    table.add_column("Ferry", justify="right")
+    for report in reports:
+        table.add_column(
+            "classic runs" if report.api == "classic" else "v2 responses", justify="right"
+        )
     table.add_column("target", justify="right")
-    table.add_column("met", justify="center")
-    rows = [
-        ("runs completed", f"{report.completed:,} / {report.runs:,}", "all", None),
-        ("answers wrong", f"{report.wrong_answers:,}", "0", None),
-        ("wall time, s", f"{report.wall_s:.2f}", "< 5", report.wall_s < TARGETS["wall_s"]),
-        ("runs/s", f"{report.runs_per_s:,.0f}", "", None),
-        ("run total p50, ms", f"{report.total_p50_ms:,.0f}", "", None),
-        ("run total p99, ms", f"{report.total_p99_ms:,.0f}", "", None),
+
+    def met(value: float, limit: float) -> str:
+        return (
+            f"[green]{value:,.{1 if value < 100 else 0}f}[/green]"
+            if value < limit
+            else (f"[red]{value:,.{1 if value < 100 else 0}f}[/red]")
+        )
+
+    rows: list[tuple[str, list[str], str]] = [
+        ("runs completed", [f"{r.completed:,} / {r.runs:,}" for r in reports], "all"),
+        ("answers wrong", [f"{r.wrong_answers:,}" for r in reports], "0"),
+        ("wall time, s", [met(r.wall_s, TARGETS["wall_s"]) for r in reports], "< 5"),
+        ("runs/s", [f"{r.runs_per_s:,.0f}" for r in reports], ""),
+        ("run total p50, ms", [f"{r.total_p50_ms:,.0f}" for r in reports], ""),
+        ("run total p99, ms", [f"{r.total_p99_ms:,.0f}" for r in reports], ""),
         (
             "overhead p50, ms",
-            f"{report.overhead_p50_ms:,.1f}",
+            [met(r.overhead_p50_ms, TARGETS["overhead_p50_ms"]) for r in reports],
             "< 20",
-            report.overhead_p50_ms < TARGETS["overhead_p50_ms"],
         ),
-        ("overhead p99, ms", f"{report.overhead_p99_ms:,.1f}", "", None),
-        (
-            "idle RSS, MB",
-            f"{report.idle_rss_mb:,.0f}",
-            "< 150",
-            report.idle_rss_mb < TARGETS["idle_rss_mb"],
-        ),
-        ("peak RSS under load, MB", f"{report.peak_rss_mb:,.0f}", "", None),
+        ("overhead p99, ms", [f"{r.overhead_p99_ms:,.1f}" for r in reports], ""),
+        ("idle RSS, MB", [met(r.idle_rss_mb, TARGETS["idle_rss_mb"]) for r in reports], "< 150"),
+        ("peak RSS under load, MB", [f"{r.peak_rss_mb:,.0f}" for r in reports], ""),
     ]
-    for label, value, target, met in rows:
-        mark = "" if met is None else ("[green]yes[/green]" if met else "[red]no[/red]")
-        table.add_row(label, value, target, mark)
+    for label, values, target in rows:
+        table.add_row(label, *values, target)
     console.print(table)
-    console.print(f"[dim]{report.machine}; function sleep {report.sleep_s} s[/dim]")
+    if len(reports) == 2:
+        classic, v2 = reports
+        if classic.wall_s and v2.wall_s:
+            console.print(
+                f"v2 responses / classic runs, wall time: {v2.wall_s / classic.wall_s:.2f}×"
+            )
+    console.print(f"[dim]{first.machine}; function sleep {first.sleep_s} s[/dim]")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--sleep", type=float, default=1.0)
+    parser.add_argument("--api", choices=["classic", "v2", "both"], default="both")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args()
-    report = run(args.runs, args.sleep)
+    apis = ["classic", "v2"] if args.api == "both" else [args.api]
+    reports = [run(args.runs, args.sleep, api) for api in apis]
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "agents.json").write_text(json.dumps(asdict(report), indent=2))
+    found = [asdict(report) for report in reports]
+    (RESULTS / "agents.json").write_text(json.dumps(found, indent=2))
     if args.json:
-        print(json.dumps(asdict(report), indent=2))
+        print(json.dumps(found, indent=2))
     else:
-        show(report)
+        show(reports)
 
 
 if __name__ == "__main__":

@@ -81,7 +81,8 @@ class _Narrator:
             self._say("agent", "[cyan]agent service[/cyan]  agent created with the GetWeather tool")
         if run_id is None:
             return
-        self._say("run", f"[cyan]agent service[/cyan]  run {run_id} queued")
+        kind = "response" if run_id.startswith("resp_") else "run"
+        self._say("run", f"[cyan]agent service[/cyan]  {kind} {run_id} queued")
         found = timeline(self.database, run_id)
         for event in found["events"]:
             self._event(event)

@@ -1,6 +1,6 @@
-"""Malformed and hostile requests to the v2 API over raw https: each gets the status the hosted
-service uses and an OpenAI-style error body (`{"error": {"message", "type", "param",
-"code"}}`), never a 500, and changes nothing stored."""
+"""Malformed and hostile requests to the v2 API over raw https, on SQLite and PostgreSQL: each
+gets the status the hosted service uses and an OpenAI-style error body (`{"error": {"message",
+"type", "param", "code"}}`), never a 500, and changes nothing stored."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 
 from ferry.spawn import spawn
 from tests.agents.conftest import Ferry
+from tests.conftest import BACKENDS
 
 WEATHER = {
     "type": "function",
@@ -21,10 +22,15 @@ WEATHER = {
 }
 
 
-@pytest.fixture(scope="module")
-def ferry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ferry]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def ferry(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Ferry]:
     data = tmp_path_factory.mktemp("v2")
-    child = spawn(["serve", "agents", "--port", "0"], data)
+    extra = []
+    if request.param == "postgres":
+        extra = ["--database-url", request.getfixturevalue("postgres_databases")()]
+    child = spawn(["serve", "agents", "--port", "0", *extra], data)
     yield Ferry(child, data)
     child.kill()
 
