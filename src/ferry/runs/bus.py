@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Changed", "Delta", "News", "RunBus", "Snapshot"]
+__all__ = ["Changed", "Delta", "News", "RunBus", "Snapshot", "drain", "watch_run"]
 
 Json = dict[str, Any]
 
@@ -123,3 +123,24 @@ class RunBus:
 class _Watcher:
     queue: asyncio.Queue[News]
     lagging: bool = False
+
+
+@contextlib.contextmanager
+def watch_run(bus: RunBus | None, run_id: str) -> Iterator[asyncio.Queue[News]]:
+    """The run's news from `bus`; without a bus, a queue nothing is ever put on (the
+    watcher polls the store)."""
+    if bus is None:
+        yield asyncio.Queue()
+        return
+    with bus.watch(run_id) as queue:
+        yield queue
+
+
+def drain(first: News, queue: asyncio.Queue[News]) -> list[News]:
+    """`first` and whatever else is waiting, without waiting."""
+    told = [first]
+    while True:
+        try:
+            told.append(queue.get_nowait())
+        except asyncio.QueueEmpty:
+            return told

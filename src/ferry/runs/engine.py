@@ -448,34 +448,16 @@ class RunEngine:
         if run.get("parallel_tool_calls") is False:
             chosen = chosen[:1]
         for tool_call in chosen:
-            if tool_call.name not in specs:
-                message = (
-                    f"the model called '{tool_call.name}', which is not one of the run's tools"
-                )
-                await self._end(
-                    state,
-                    room,
-                    RunStatus.FAILED,
-                    _error("invalid_tool_call", message),
-                    prior=change,
-                )
-                return False
-            tool, _spec = specs[tool_call.name]
-            call = self._call(state, step, tool, tool_call, now_ms, timeout_ms)
-            if call is None:
-                message = (
-                    f"the model called '{tool_call.name}' with arguments that are not a "
-                    f"JSON object: {tool_call.arguments[:200]}"
-                )
-                await self._end(
-                    state,
-                    room,
-                    RunStatus.FAILED,
-                    _error("invalid_tool_call", message),
-                    prior=change,
-                )
+            found = specs.get(tool_call.name)
+            call = (
+                self._call(state, step, found[0], tool_call, now_ms, timeout_ms) if found else None
+            )
+            if call is None:  # refused before anything of this turn is recorded
+                refused = _error("invalid_tool_call", _refusal(tool_call, found is not None))
+                await self._end(state, room, RunStatus.FAILED, refused, prior=change)
                 return False
             calls.append(call)
+        for call, tool_call in zip(calls, chosen, strict=True):
             item = call_item(
                 call.call_id, call.name, tool_call.arguments, call.kind, now_ms // 1000
             )
@@ -574,6 +556,16 @@ class RunEngine:
                 arrivals.notify(account, call.input_queue or "")
             self._ensured.add((call.output_url or "", call.output_queue or ""))
         self.collector.calls_sent()
+
+
+def _refusal(tool_call: ToolCall, known: bool) -> str:
+    """Why a call the model made cannot be carried out."""
+    if not known:
+        return f"the model called '{tool_call.name}', which is not one of the run's tools"
+    return (
+        f"the model called '{tool_call.name}' with arguments that are not a JSON object: "
+        f"{tool_call.arguments[:200]}"
+    )
 
 
 def _open_tool_step(state: RunState) -> Json | None:

@@ -41,6 +41,7 @@ __all__ = [
     "call_item",
     "message_item",
     "output_item",
+    "run_record",
     "step_record",
     "text_of",
     "text_parts",
@@ -108,6 +109,21 @@ def output_item(call_id: str, output: str, tool: str, now: int) -> Json:
         "output": output,
         "tool": tool,
         "created_at": now,
+    }
+
+
+def run_record(now: int, **settings: Any) -> Json:
+    """A new run's body: its settings, and the fields its life fills in."""
+    return {
+        "created_at": now,
+        "started_at": None,
+        "completed_at": None,
+        "failed_at": None,
+        "cancelled_at": None,
+        "usage": None,
+        "last_error": None,
+        "incomplete_details": None,
+        **settings,
     }
 
 

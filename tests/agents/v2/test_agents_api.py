@@ -21,22 +21,7 @@ from azure.ai.projects.models import (
 )
 from azure.core.exceptions import ResourceNotFoundError
 
-from ferry.spawn import spawn
 from tests.agents.conftest import Ferry, FerryCredential
-from tests.conftest import BACKENDS
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def ferry(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Ferry]:
-    data = tmp_path_factory.mktemp("agents-v2")
-    extra = []
-    if request.param == "postgres":
-        extra = ["--database-url", request.getfixturevalue("postgres_databases")()]
-    child = spawn(["serve", "agents", "--port", "0", *extra], data)
-    yield Ferry(child, data)
-    child.kill()
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from openai import OpenAI
 from ferry.spawn import Child, spawn
 from tests.agents.conftest import Ferry
 from tests.agents.test_durability import _queue, _take_call
+from tests.agents.v2.conftest import store_args
 from tests.conftest import BACKENDS
 
 pytestmark = [
@@ -79,9 +80,7 @@ def answer(queues_url: str, call: dict[str, Any], value: str, times: int = 1) ->
 def test_a_background_response_survives_kill_9(
     backend: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    extra: list[str] = []
-    if backend == "postgres":
-        extra = ["--database-url", request.getfixturevalue("postgres_databases")()]
+    extra = store_args(backend, request)
     data = tmp_path / "data"
     queues = spawn(["serve", "queues", "--port", "0", *extra], data)
     env = {"FERRY_RUN_LEASE": "1"}
@@ -120,9 +119,7 @@ def test_a_background_response_survives_kill_9(
 def test_a_waiting_background_response_can_be_cancelled(
     backend: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    extra: list[str] = []
-    if backend == "postgres":
-        extra = ["--database-url", request.getfixturevalue("postgres_databases")()]
+    extra = store_args(backend, request)
     data = tmp_path / "data"
     queues = spawn(["serve", "queues", "--port", "0", *extra], data)
     agents = spawn(["serve", "agents", "--port", "0", *extra], data)

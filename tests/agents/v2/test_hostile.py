@@ -11,28 +11,13 @@ from typing import Any
 import httpx
 import pytest
 
-from ferry.spawn import spawn
 from tests.agents.conftest import Ferry
-from tests.conftest import BACKENDS
 
 WEATHER = {
     "type": "function",
     "name": "get_weather",
     "parameters": {"type": "object", "properties": {"location": {"type": "string"}}},
 }
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def ferry(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Ferry]:
-    data = tmp_path_factory.mktemp("v2")
-    extra = []
-    if request.param == "postgres":
-        extra = ["--database-url", request.getfixturevalue("postgres_databases")()]
-    child = spawn(["serve", "agents", "--port", "0", *extra], data)
-    yield Ferry(child, data)
-    child.kill()
 
 
 @pytest.fixture

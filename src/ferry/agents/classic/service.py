@@ -36,7 +36,7 @@ from ferry.ids import new_id
 from ferry.runs.bus import RunBus
 from ferry.runs.calls import Answer, Call, calls_of
 from ferry.runs.items import item_from_row
-from ferry.runs.records import message_item, text_parts
+from ferry.runs.records import message_item, run_record, text_parts
 from ferry.runs.status import TERMINAL, CallState, RunStatus
 from ferry.store.schema import agent_versions, agents, conversations, items, run_steps, runs
 
@@ -321,35 +321,28 @@ class ClassicService:
         def pick(mine: Any, theirs: Any) -> Any:
             return theirs if mine is None else mine
 
-        body = {
-            "created_at": now,
-            "expires_at": now + DEFAULT_RUN_LIFETIME,
-            "agent": {"id": row.id, "name": row.name, "version": "1"},
-            "model": request.model or definition["model"],
-            "instructions": instructions,
-            "tools": pick(request.tools, definition.get("tools") or []),
-            "tool_choice": request.tool_choice or "auto",
-            "parallel_tool_calls": request.parallel_tool_calls,
-            "temperature": pick(request.temperature, definition.get("temperature")),
-            "top_p": pick(request.top_p, definition.get("top_p")),
-            "format": pick(request.response_format, definition.get("format")),
-            "max_prompt_tokens": request.max_prompt_tokens,
-            "max_output_tokens": request.max_completion_tokens,
-            "truncation": (
+        body = run_record(
+            now,
+            expires_at=now + DEFAULT_RUN_LIFETIME,
+            agent={"id": row.id, "name": row.name, "version": "1"},
+            model=request.model or definition["model"],
+            instructions=instructions,
+            tools=pick(request.tools, definition.get("tools") or []),
+            tool_choice=request.tool_choice or "auto",
+            parallel_tool_calls=request.parallel_tool_calls,
+            temperature=pick(request.temperature, definition.get("temperature")),
+            top_p=pick(request.top_p, definition.get("top_p")),
+            format=pick(request.response_format, definition.get("format")),
+            max_prompt_tokens=request.max_prompt_tokens,
+            max_output_tokens=request.max_completion_tokens,
+            truncation=(
                 request.truncation_strategy.model_dump() if request.truncation_strategy else None
             ),
-            "metadata": request.metadata or {},
-            "usage": None,
-            "last_error": None,
-            "incomplete_details": None,
-            "started_at": None,
-            "completed_at": None,
-            "failed_at": None,
-            "cancelled_at": None,
-            "client_calls": "wait",
-            "horizon": AgentStore.last_item_seq(conn, project, thread_id),
-            "tool_timeout": _tool_timeout(metadata),
-        }
+            metadata=request.metadata or {},
+            client_calls="wait",
+            horizon=AgentStore.last_item_seq(conn, project, thread_id),
+            tool_timeout=_tool_timeout(metadata),
+        )
         run_id = new_id("run")
         self.store.ledger.start(
             conn,

@@ -14,18 +14,17 @@ or ends; a client answering tool outputs with `stream: true` gets a new stream.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import copy
 import json
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 from sqlalchemy import Connection, select
 
 from ferry.agents.classic.views import message_view, run_view, step_view
 from ferry.agents.store import AgentStore
-from ferry.runs.bus import Delta, News, RunBus, Snapshot
+from ferry.runs.bus import Delta, News, RunBus, Snapshot, drain, watch_run
 from ferry.runs.calls import Call, calls_of
 from ferry.runs.items import item_from_row
 from ferry.runs.status import TERMINAL, CallState, RunStatus
@@ -158,7 +157,7 @@ class RunStream:
 
     async def events(self, opening: list[Event]) -> AsyncIterator[bytes]:
         """The stream's bytes: `opening`, then events as the run goes on, then `done`."""
-        with self._news() as news:
+        with watch_run(self.bus, self.run["id"]) as news:
             for name, data in opening:
                 if name.startswith("thread.run."):
                     self.status = data["status"]
@@ -193,7 +192,7 @@ class RunStream:
                 read = True
                 continue
             delay = shortest
-            events, read, finished = self._take(_drain(first, news))
+            events, read, finished = self._take(drain(first, news))
             for name, data in events:
                 yield sse(name, data)
             if finished:
@@ -215,14 +214,6 @@ class RunStream:
             return events, read, False
         caught_up, finished = self._catch_up()
         return events + caught_up, False, finished
-
-    @contextlib.contextmanager
-    def _news(self) -> Iterator[asyncio.Queue[News]]:
-        if self.bus is None:
-            yield asyncio.Queue()
-            return
-        with self.bus.watch(self.run["id"]) as queue:
-            yield queue
 
     async def _read(self) -> bool:
         """Learn the run from the store; False if it no longer exists."""
@@ -344,12 +335,3 @@ def _delta_event(message_id: str, text: str) -> Event:
             },
         },
     )
-
-
-def _drain(first: News, news: asyncio.Queue[News]) -> list[News]:
-    told = [first]
-    while True:
-        try:
-            told.append(news.get_nowait())
-        except asyncio.QueueEmpty:
-            return told

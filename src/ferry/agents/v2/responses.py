@@ -26,11 +26,12 @@ from ferry.agents.v2.items import input_items, render_item
 from ferry.agents.v2.requests import ResponseCreate, format_of
 from ferry.agents.v2.views import response_view
 from ferry.ids import new_id
-from ferry.runs.bus import RunBus
+from ferry.runs.bus import RunBus, watch_run
 from ferry.runs.calls import calls_of
 from ferry.runs.items import item_from_row
 from ferry.runs.ledger import Ledger
 from ferry.runs.news import opening_news
+from ferry.runs.records import run_record
 from ferry.runs.status import TERMINAL, RunStatus
 from ferry.store.schema import items, runs
 
@@ -178,33 +179,26 @@ class ResponsesV2:
             return definition.get(stored or field)
 
         text_format = format_of(request.text) if "text" in fields else definition.get("format")
-        return {
-            "created_at": now,
-            "expires_at": None,
-            "agent": agent,
-            "model": request.model or definition.get("model"),
-            "instructions": chosen("instructions"),
-            "tools": chosen("tools") or [],
-            "tool_choice": chosen("tool_choice") or "auto",
-            "parallel_tool_calls": request.parallel_tool_calls is not False,
-            "temperature": chosen("temperature"),
-            "top_p": chosen("top_p"),
-            "format": text_format,
-            "max_output_tokens": request.max_output_tokens,
-            "truncation": request.truncation or "disabled",
-            "metadata": request.metadata or {},
-            "user": request.user,
-            "usage": None,
-            "last_error": None,
-            "incomplete_details": None,
-            "started_at": None,
-            "completed_at": None,
-            "failed_at": None,
-            "cancelled_at": None,
-            "client_calls": "end",
-            "background": bool(request.background),
-            "store": request.store is not False,
-        }
+        return run_record(
+            now,
+            expires_at=None,
+            agent=agent,
+            model=request.model or definition.get("model"),
+            instructions=chosen("instructions"),
+            tools=chosen("tools") or [],
+            tool_choice=chosen("tool_choice") or "auto",
+            parallel_tool_calls=request.parallel_tool_calls is not False,
+            temperature=chosen("temperature"),
+            top_p=chosen("top_p"),
+            format=text_format,
+            max_output_tokens=request.max_output_tokens,
+            truncation=request.truncation or "disabled",
+            metadata=request.metadata or {},
+            user=request.user,
+            client_calls="end",
+            background=bool(request.background),
+            store=request.store is not False,
+        )
 
     async def create(
         self, project: str, request: ResponseCreate, *, path_agent: str | None = None
@@ -288,7 +282,7 @@ class ResponsesV2:
     async def wait(self, project: str, run_id: str, limit: float) -> Json:
         deadline = time.monotonic() + limit
         delay = 0.02
-        with self._watch(run_id) as news:
+        with watch_run(self.bus, run_id) as news:
             while True:
                 response, status = await self.store.read(
                     lambda conn: self._state(conn, project, run_id)
@@ -305,14 +299,6 @@ class ResponsesV2:
     def _state(self, conn: Connection, project: str, run_id: str) -> tuple[Json, str]:
         row = self.row(conn, project, run_id)
         return self.render(conn, row), row.status
-
-    @contextlib.contextmanager
-    def _watch(self, run_id: str) -> Any:
-        if self.bus is None:
-            yield asyncio.Queue()
-            return
-        with self.bus.watch(run_id) as queue:
-            yield queue
 
     # Changing ------------------------------------------------------------------------------
 

@@ -10,10 +10,9 @@ reader wakes on notices (PostgreSQL) or polls, and finds them in the log.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -22,7 +21,7 @@ from ferry.agents.store import AgentStore
 from ferry.agents.v2.items import render_item
 from ferry.agents.v2.responses import ResponsesV2
 from ferry.agents.v2.views import response_status
-from ferry.runs.bus import Changed, Delta, News, RunBus
+from ferry.runs.bus import Changed, Delta, News, RunBus, drain, watch_run
 from ferry.store.schema import run_news, runs
 
 __all__ = ["ResponseStream", "event"]
@@ -61,7 +60,7 @@ class ResponseStream:
         self.ended = False
 
     async def events(self) -> AsyncIterator[bytes]:
-        with self._news() as told:
+        with watch_run(self.bus, self.run_id) as told:
             delay = 0.05
             read = True
             while not self.ended:
@@ -82,7 +81,7 @@ class ResponseStream:
                     read = True
                     continue
                 delay = 0.05
-                chunks, read = self._told(_drain(first, told))
+                chunks, read = self._told(drain(first, told))
                 for chunk in chunks:
                     yield chunk
 
@@ -112,14 +111,6 @@ class ResponseStream:
                 "sequence_number": self.last + 1,
             }
         )
-
-    @contextlib.contextmanager
-    def _news(self) -> Iterator[asyncio.Queue[News]]:
-        if self.bus is None:
-            yield asyncio.Queue()
-            return
-        with self.bus.watch(self.run_id) as queue:
-            yield queue
 
     async def _read(self) -> list[Json] | None:
         def work(conn: Connection) -> list[Json] | None:
@@ -243,12 +234,3 @@ class ResponseStream:
             }
         log.warning("response %s: news of an unknown kind %r", self.run_id, kind)
         return None
-
-
-def _drain(first: News, told: asyncio.Queue[News]) -> list[News]:
-    found = [first]
-    while True:
-        try:
-            found.append(told.get_nowait())
-        except asyncio.QueueEmpty:
-            return found
