@@ -117,7 +117,10 @@ def test_up_redeploy_down_purge(workspace: Workspace) -> None:
         client = queue_client(queues, "input")
         while not stop.is_set():
             correlation = uuid.uuid4().hex
-            body = json.dumps({"location": "Oslo", "CorrelationId": correlation})
+            # A tool call as the agent service puts it: the arguments at the top level (for
+            # classic functions) and under function_args (for v2 ones, as the app's).
+            call = {"location": "Oslo", "function_args": {"location": "Oslo"}}
+            body = json.dumps({**call, "CorrelationId": correlation})
             client.send_message(body.encode())
             sent.append(correlation)
             time.sleep(0.01)
@@ -187,7 +190,9 @@ def test_up_redeploy_down_purge(workspace: Workspace) -> None:
     deleted = purged["deleted"]
     assert purged["purged"] is True
     assert deleted["deployments"] == 3 and deleted["queues"] == 2
-    assert deleted["runs"] == 3 and deleted["threads"] == 3
+    # The app asked three times, each a response of the agent (the v2 app keeps no
+    # conversation): its question, the tool call, the answer and the reply are items.
+    assert deleted["runs and responses"] == 3 and deleted["messages and other items"] == 12
     assert deleted["function keys"] >= 3 and deleted["identity files (keys, certificates)"] >= 5
     assert not workspace.environment.exists()
     assert not (workspace.folder / ".ferry" / "environments").exists()

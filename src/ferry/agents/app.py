@@ -1,9 +1,9 @@
 """The agents REST API as an ASGI application: both API generations on one store.
 
 The operations are mounted under the base paths clients build: the seed-era
-`/agents/v1.0/subscriptions/…/workspaces/<project>` (classic only), the project endpoint
-`/api/projects/<project>` (both), and the bare root (project `default`; both, and the
-Responses API at `/responses` and `/v1/responses`) for `curl` and the `openai` client. Every
+`/agents/v1.0/subscriptions/…/workspaces/<project>` and the project endpoint
+`/api/projects/<project>`, and the bare root (project `default`; with the Responses API also
+at `/responses` and `/v1/responses`) for `curl` and the `openai` client. Every
 request is authorised, its `api-version` checked, its body read (bounded) and parsed, and any
 error turned into the JSON error shape by `ferry.agents.wire`.
 """
@@ -72,7 +72,7 @@ def build_app(
     return Starlette(
         routes=[
             Route("/openapi.json", openapi, methods=["GET"]),
-            Mount(SEED_PREFIX, routes=by_path(classic)),
+            Mount(SEED_PREFIX, routes=operations),
             Mount("/api/projects/{project}", routes=operations),
             Mount("", routes=root),
         ],

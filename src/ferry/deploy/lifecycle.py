@@ -379,16 +379,17 @@ def _read_platform(platform: Path, work: Callable[[Connection], T], empty: T) ->
 
 
 def _stored(platform: Path) -> dict[str, int]:
-    """Counts of the platform store's queues, messages, agents, threads and runs."""
+    """Counts of the platform store's queues, messages, agents, conversations, items and
+    runs (classic threads, messages and runs among them; v2 responses are runs)."""
     from ferry.store.schema import agents, conversations, items, queue_messages, queues, runs
 
     counted = {
         "queues": select(func.count()).select_from(queues),
         "queue messages": select(func.count()).select_from(queue_messages),
         "agents": select(func.count()).select_from(agents),
-        "threads": select(func.count()).select_from(conversations),
-        "thread messages": select(func.count()).select_from(items).where(items.c.type == "message"),
-        "runs": select(func.count()).select_from(runs),
+        "conversations and threads": select(func.count()).select_from(conversations),
+        "messages and other items": select(func.count()).select_from(items),
+        "runs and responses": select(func.count()).select_from(runs),
     }
 
     def count(conn: Connection) -> dict[str, int]:
