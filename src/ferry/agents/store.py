@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Connection, Row, Table, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
-from ferry.agents.errors import BadRequest, NotFound
+from ferry.agents.errors import BadRequest, Conflict, NotFound
 from ferry.clock import Clock, system_clock
 from ferry.runs.items import insert_items, item_from_row
 from ferry.runs.ledger import Ledger
@@ -87,12 +88,33 @@ class AgentStore:
     # Agents --------------------------------------------------------------------------------
 
     @staticmethod
-    def agent_row(conn: Connection, project: str, agent_id: str, api: str) -> Row[Any] | None:
-        return conn.execute(
-            select(agents).where(
-                agents.c.project == project, agents.c.id == agent_id, agents.c.api == api
-            )
-        ).one_or_none()
+    def agent_row(
+        conn: Connection, project: str, agent_id: str, api: str, *, lock: bool = False
+    ) -> Row[Any] | None:
+        """The agent; with `lock`, held until the transaction ends (versions are numbered
+        under it, so two processes cannot both make version N)."""
+        query = select(agents).where(
+            agents.c.project == project, agents.c.id == agent_id, agents.c.api == api
+        )
+        return conn.execute(query.with_for_update() if lock else query).one_or_none()
+
+    @staticmethod
+    def claim_agent(
+        conn: Connection, project: str, agent_id: str, api: str, name: str | None
+    ) -> tuple[Row[Any], bool]:
+        """The agent, made now if there is none (whoever races to make it too finds it), and
+        locked for the transaction; whether it was made now."""
+        insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+        made = conn.execute(
+            insert(agents)
+            .values(project=project, id=agent_id, api=api, name=name, latest=0, body={})
+            .on_conflict_do_nothing(index_elements=["project", "id"])
+            .returning(agents.c.seq)
+        ).first()
+        row = AgentStore.agent_row(conn, project, agent_id, api, lock=True)
+        if row is None:  # the id is taken by the other generation's agent
+            raise Conflict(f"An agent with id '{agent_id[:80]}' exists already.")
+        return row, made is not None
 
     @staticmethod
     def version_row(conn: Connection, project: str, agent_id: str, version: int) -> Row[Any] | None:
@@ -178,15 +200,17 @@ class AgentStore:
 
     @staticmethod
     def conversation_row(
-        conn: Connection, project: str, conversation_id: str, api: str
+        conn: Connection, project: str, conversation_id: str, api: str, *, lock: bool = False
     ) -> Row[Any] | None:
-        return conn.execute(
-            select(conversations).where(
-                conversations.c.project == project,
-                conversations.c.id == conversation_id,
-                conversations.c.api == api,
-            )
-        ).one_or_none()
+        """The conversation; with `lock`, held until the transaction ends, so that a check
+        that no run is active on it and the run (or message) that follows are one step for
+        processes sharing PostgreSQL."""
+        query = select(conversations).where(
+            conversations.c.project == project,
+            conversations.c.id == conversation_id,
+            conversations.c.api == api,
+        )
+        return conn.execute(query.with_for_update() if lock else query).one_or_none()
 
     @staticmethod
     def insert_conversation(

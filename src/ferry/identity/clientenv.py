@@ -43,6 +43,7 @@ def client_environment(data: Path, project: str = "default") -> dict[str, str]:
             f"{urlsplit(agents).netloc};{LOCAL_SUBSCRIPTION};{LOCAL_RESOURCE_GROUP};{project}"
         ),
         "PROJECT_ENDPOINT": endpoint,
+        "FOUNDRY_PROJECT_ENDPOINT": endpoint,
         "AZURE_AI_AGENTS_ENDPOINT": endpoint,
         "AZURE_AI_AGENTS_TOKEN": token.value,
         "STORAGE_CONNECTION__queueServiceUri": services["queues_tls"],

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import collections
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -149,3 +150,38 @@ def test_the_older_request_forms(ferry: Ferry) -> None:
             response["instructions"] == "Hi."
             and response["output"][0]["content"][0]["text"] == "You said: x"
         )
+
+
+def test_versions_made_at_once_are_numbered_once_each(ferry: Ferry, endpoint: str) -> None:
+    # Given ten clients making versions of one new agent at the same moment (on PostgreSQL,
+    # ten transactions at once),
+    body = {"definition": {"kind": "prompt", "model": "m"}}
+
+    def make(_: int) -> httpx.Response:
+        with httpx.Client(verify=ferry.tls_context(), headers=ferry.auth(), timeout=30) as http:
+            return http.post(f"{endpoint}/agents/racer/versions", json=body)
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        made = list(pool.map(make, range(10)))
+    # each gets a version of its own.
+    assert [r.status_code for r in made] == [200] * 10, [r.text for r in made]
+    assert sorted(int(r.json()["version"]) for r in made) == list(range(1, 11))
+
+
+def test_one_response_at_a_time_on_a_conversation(ferry: Ferry, endpoint: str) -> None:
+    with httpx.Client(verify=ferry.tls_context(), headers=ferry.auth(), timeout=30) as http:
+        conversation = http.post(f"{endpoint}/openai/v1/conversations", json={}).json()["id"]
+
+    def ask(index: int) -> httpx.Response:
+        with httpx.Client(verify=ferry.tls_context(), headers=ferry.auth(), timeout=30) as http:
+            body = {"model": "m", "conversation": conversation, "input": f"q{index}"}
+            return http.post(f"{endpoint}/openai/v1/responses", json={**body, "background": True})
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        asked = list(pool.map(ask, range(8)))
+    codes = sorted(r.status_code for r in asked)
+    # The first is taken; the others, while it is active, are told so (it may also have
+    # finished before a later one arrived, which is then taken too).
+    assert codes[0] == 200 and set(codes) <= {200, 400}
+    for refused in (r for r in asked if r.status_code == 400):
+        assert "in progress on conversation" in refused.json()["error"]["message"]

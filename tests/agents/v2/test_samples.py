@@ -136,12 +136,8 @@ def samples(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Samples]:
                 text=True,
                 check=True,
             )
-            variables = json.loads(printed.stdout)
-            environment = {
-                **os.environ,
-                **variables,
-                "FOUNDRY_PROJECT_ENDPOINT": variables["PROJECT_ENDPOINT"],
-            }
+            # `ferry env` gives FOUNDRY_PROJECT_ENDPOINT, the name the 2.x samples read.
+            environment = {**os.environ, **json.loads(printed.stdout)}
             yield Samples(ferry, model, environment)
         finally:
             child.kill()

@@ -177,8 +177,8 @@ class ClassicService:
     # Threads and messages -----------------------------------------------------------------
 
     @staticmethod
-    def _thread(conn: Connection, project: str, thread_id: str) -> Json:
-        row = AgentStore.conversation_row(conn, project, thread_id, API)
+    def _thread(conn: Connection, project: str, thread_id: str, *, lock: bool = False) -> Json:
+        row = AgentStore.conversation_row(conn, project, thread_id, API, lock=lock)
         if row is None:
             raise missing("thread", thread_id)
         return dict(row.body)
@@ -234,7 +234,7 @@ class ClassicService:
         )
 
         def work(conn: Connection) -> Json:
-            self._thread(conn, project, thread_id)
+            self._thread(conn, project, thread_id, lock=True)
             active = conversation_busy(conn, project, thread_id)
             if active is not None:
                 raise busy(active, "add messages to", thread_id)
@@ -362,7 +362,7 @@ class ClassicService:
             message.text  # noqa: B018 - refuses unsupported content before the transaction
 
         def work(conn: Connection) -> Json:
-            self._thread(conn, project, thread_id)
+            self._thread(conn, project, thread_id, lock=True)
             return self._start_run(conn, project, thread_id, request)
 
         run = await self.store.write(work)

@@ -110,8 +110,8 @@ class AgentsV2:
         self.store = store
 
     @staticmethod
-    def agent(conn: Connection, project: str, name: str) -> Row[Any]:
-        row = AgentStore.agent_row(conn, project, name, API)
+    def agent(conn: Connection, project: str, name: str, *, lock: bool = False) -> Row[Any]:
+        row = AgentStore.agent_row(conn, project, name, API, lock=lock)
         if row is None:
             raise _no_agent(name)
         return row
@@ -132,14 +132,8 @@ class AgentsV2:
         body = _version_body(request, self.store.now())
 
         def work(conn: Connection) -> Json:
-            row = AgentStore.agent_row(conn, project, name, API)
-            if row is None:
-                if AgentStore.agent_row(conn, project, name, "classic") is not None:
-                    raise Conflict(f"An agent named '{name}' exists already.")
-                AgentStore.insert_agent(conn, project, name, API, name, {})
-                number = 1
-            else:
-                number = row.latest + 1
+            row, _made = AgentStore.claim_agent(conn, project, name, API, name)
+            number = row.latest + 1
             AgentStore.insert_version(conn, project, name, number, body)
             return version_view(name, number, body)
 
@@ -151,11 +145,9 @@ class AgentsV2:
         body = _version_body(request, self.store.now())
 
         def work(conn: Connection) -> Json:
-            if conn.execute(
-                select(agents.c.id).where(agents.c.project == project, agents.c.id == name)
-            ).first():
+            _row, made = AgentStore.claim_agent(conn, project, name, API, name)
+            if not made:
                 raise Conflict(f"An agent named '{name}' exists already.")
-            AgentStore.insert_agent(conn, project, name, API, name, {})
             AgentStore.insert_version(conn, project, name, 1, body)
             return self._render(conn, project, self.agent(conn, project, name))
 
@@ -166,7 +158,7 @@ class AgentsV2:
         body = _version_body(request, self.store.now())
 
         def work(conn: Connection) -> Json:
-            row = self.agent(conn, project, name)
+            row = self.agent(conn, project, name, lock=True)
             AgentStore.insert_version(conn, project, name, row.latest + 1, body)
             return self._render(conn, project, self.agent(conn, project, name))
 

@@ -231,7 +231,10 @@ class ResponsesV2:
                 chain = [*(dict(before.body).get("chain") or []), before.id]
                 body["chain"] = chain
             if conversation_id is not None:
-                if AgentStore.conversation_row(conn, project, conversation_id, API) is None:
+                if (
+                    AgentStore.conversation_row(conn, project, conversation_id, API, lock=True)
+                    is None
+                ):
                     raise NotFound(f"Conversation with id '{conversation_id[:80]}' not found.")
                 active = conversation_busy(conn, project, conversation_id)
                 if active is not None:
