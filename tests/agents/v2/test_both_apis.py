@@ -5,7 +5,10 @@ sees only its own generation's objects."""
 
 from __future__ import annotations
 
+import json
 import ssl
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx2
@@ -59,7 +62,7 @@ def projects(ferry: Ferry) -> AIProjectClient:
     )
 
 
-def ask_classic(ferry: Ferry, agent_id: str, city: str) -> str:
+def ask_classic(ferry: Ferry, agent_id: str, city: str) -> tuple[str, str]:
     with ferry.agents("both") as client:
         thread = client.threads.create()
         client.messages.create(
@@ -70,10 +73,10 @@ def ask_classic(ferry: Ferry, agent_id: str, city: str) -> str:
         assert run.status == "completed", run.last_error
         last = client.messages.get_last_message_text_by_role(thread.id, MessageRole.AGENT)
         assert last is not None
-        return str(last.text.value)
+        return str(last.text.value), run.id
 
 
-def ask_v2(ferry: Ferry, name: str, city: str) -> str:
+def ask_v2(ferry: Ferry, name: str, city: str) -> tuple[str, str]:
     verify = ssl.create_default_context(cafile=str(ferry.ca))
     with (
         projects(ferry) as project,
@@ -84,7 +87,7 @@ def ask_v2(ferry: Ferry, name: str, city: str) -> str:
             extra_body={"agent_reference": {"type": "agent_reference", "name": name}},
         )
         assert response.status == "completed", response.error
-        return response.output_text
+        return response.output_text, response.id
 
 
 def test_classic_and_v2_clients_at_once(start_ferry: StartFerry) -> None:
@@ -106,8 +109,26 @@ def test_classic_and_v2_clients_at_once(start_ferry: StartFerry) -> None:
         classic_answers = pool.map(lambda c: ask_classic(ferry, assistant.id, c), CITIES)
         v2_answers = pool.map(lambda c: ask_v2(ferry, version.name, c), CITIES)
         for city, one, other in zip(CITIES, classic_answers, v2_answers, strict=True):
-            assert f"74 degrees and sunny in {city}" in one
-            assert f"74 degrees and sunny in {city}" in other
+            assert f"74 degrees and sunny in {city}" in one[0]
+            assert f"74 degrees and sunny in {city}" in other[0]
+            ran = [one[1], other[1]]
+
+    # `ferry runs show` tells either one's timeline: the call put, answered, the end.
+    for run_id, api in zip(ran, ("classic", "v2"), strict=True):
+        shown = subprocess.run(
+            [sys.executable, "-m", "ferry", "runs", "show", run_id, "--data", str(ferry.data)]
+            + ["--json"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        timeline = json.loads(shown.stdout)
+        assert timeline["run"]["api"] == api and timeline["run"]["status"] == "completed"
+        kinds = [event["event"] for event in timeline["events"]]
+        assert kinds[0] == "run.queued" and kinds[-1] == "run.completed"
+        assert "queue.put" in kinds and "queue.answered" in kinds
+        (call,) = timeline["calls"]
+        assert call["tool"] == "GetWeather" and call["state"] == "answered"
 
     # Each generation lists its own agents only.
     with ferry.agents("both") as classic:
