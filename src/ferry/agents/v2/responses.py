@@ -49,7 +49,8 @@ CANCEL_WAIT = 10.0
 class Created:
     response: Json
     run_id: str
-    logged: bool
+    news: list[Json]
+    """The news the run was created with (numbered), when its stream is logged."""
 
 
 class ResponsesV2:
@@ -201,7 +202,12 @@ class ResponsesV2:
         )
 
     async def create(
-        self, project: str, request: ResponseCreate, *, path_agent: str | None = None
+        self,
+        project: str,
+        request: ResponseCreate,
+        *,
+        path_agent: str | None = None,
+        run_id: str | None = None,
     ) -> Created:
         if request.previous_response_id and request.conversation is not None:
             raise BadRequest(
@@ -212,8 +218,9 @@ class ResponsesV2:
             raise BadRequest("A background response must be stored ('store' cannot be false).")
         now_ms = self.store.clock()
         given = input_items(request.input, now_ms // 1000)
-        run_id = new_id("resp")
-        logged = bool(request.stream or request.background)
+        made_id = run_id or new_id("resp")
+        logged = request.stream or request.background
+        opening = opening_news(bool(request.background)) if logged else None
 
         def work(conn: Connection) -> Json:
             agent, definition = self._agent(conn, project, request, path_agent)
@@ -250,7 +257,7 @@ class ResponsesV2:
                 project,
                 given,
                 conversation_id=conversation_id,
-                run_id=run_id,
+                run_id=made_id,
                 waiting=waiting,
                 now=now_ms,
                 complete=True,
@@ -260,19 +267,20 @@ class ResponsesV2:
             self.store.ledger.start(
                 conn,
                 project,
-                run_id,
+                made_id,
                 body,
                 api=API,
                 conversation_id=conversation_id,
                 previous_run_id=previous,
                 now=now_ms,
-                news=opening_news(bool(request.background)) if logged else None,
+                news=opening,
             )
-            return self.render(conn, self.row(conn, project, run_id))
+            return self.render(conn, self.row(conn, project, made_id))
 
         response = await self.store.write(work)
         self.wake()
-        return Created(response, run_id, logged)
+        numbered = [{**news, "number": n} for n, news in enumerate(opening or [])]
+        return Created(response, made_id, numbered)
 
     async def settle(self, project: str, run_id: str, *, delete: bool) -> Json:
         """Wait for the run to end (a synchronous request), then the response; deleted

@@ -30,6 +30,7 @@ from ferry.agents.v2.requests import (
 )
 from ferry.agents.v2.responses import ResponsesV2
 from ferry.agents.v2.stream import ResponseStream
+from ferry.ids import new_id
 
 __all__ = ["OPENAI_BASES", "V2Routes"]
 
@@ -106,10 +107,11 @@ class V2Routes:
 
     # Responses -----------------------------------------------------------------------------
 
-    def _stream(self, call: Call, run_id: str, after: int = -1) -> Response:
-        stream = ResponseStream(
-            self.responses.store, self.responses.bus, call.project, run_id, after
-        )
+    def _stream_of(self, call: Call, run_id: str, after: int = -1) -> ResponseStream:
+        return ResponseStream(self.responses.store, self.responses.bus, call.project, run_id, after)
+
+    @staticmethod
+    def _stream(stream: ResponseStream) -> Response:
         return StreamingResponse(
             stream.events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
         )
@@ -117,9 +119,20 @@ class V2Routes:
     async def create_response(self, call: Call) -> Response:
         request = parse_body(ResponseCreate, await call.body())
         path_agent = call.params.get("agent_name")
-        created = await self.responses.create(call.project, request, path_agent=path_agent)
         if request.stream:
-            return self._stream(call, created.run_id)
+            run_id = new_id("resp")
+            stream = self._stream_of(call, run_id)
+            stream.watch()
+            try:
+                created = await self.responses.create(
+                    call.project, request, path_agent=path_agent, run_id=run_id
+                )
+            except BaseException:
+                stream.close()
+                raise
+            stream.opened(created.response, created.news)
+            return self._stream(stream)
+        created = await self.responses.create(call.project, request, path_agent=path_agent)
         if request.background:
             return _json(created.response)
         return _json(
@@ -142,7 +155,7 @@ class V2Routes:
                 "to replay.",
                 param="stream",
             )
-        return self._stream(call, response_id, int(raw) if raw is not None else -1)
+        return self._stream(self._stream_of(call, response_id, int(raw) if raw is not None else -1))
 
     async def delete_response(self, call: Call) -> Response:
         return _json(await self.responses.delete(call.project, call.id("response_id")))

@@ -10,8 +10,10 @@ reader wakes on notices (PostgreSQL) or polls, and finds them in the log.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import weakref
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -58,11 +60,39 @@ class ResponseStream:
         self.done: dict[int, Json] = {}
         """Output index → item, for items the stream has seen finish."""
         self.ended = False
+        self._watching = contextlib.ExitStack()
+        # A stream never read (its client gone before the body began) still stops watching.
+        weakref.finalize(self, self._watching.close)
+        self._told: asyncio.Queue[News] | None = None
+        self._opening: list[Json] = []
+
+    def watch(self) -> None:
+        """Hear of the run from now on: called before the run is created, so that nothing
+        the engine does in between is missed (and the store need not be read for it)."""
+        self._told = self._watching.enter_context(watch_run(self.bus, self.run_id))
+
+    def close(self) -> None:
+        self._watching.close()
+
+    def opened(self, response: Json, news: list[Json]) -> None:
+        """The run as created and the news it was created with, sent without a read."""
+        self.response = response
+        self._opening = news
 
     async def events(self) -> AsyncIterator[bytes]:
-        with watch_run(self.bus, self.run_id) as told:
-            delay = 0.05
-            read = True
+        if self._told is None:
+            self.watch()
+        assert self._told is not None
+        told = self._told
+        with self._watching:
+            for news in self._opening:
+                for chunk in self._send(news):
+                    yield chunk
+            # With a bus, news comes as it happens: reads only catch what it could not tell
+            # (a process sharing SQLite, a lost notice), so they wait the longest.
+            shortest = 0.05 if self.bus is None else MAX_POLL
+            delay = shortest
+            read = not self._opening
             while not self.ended:
                 if read:
                     found = await self._read()
@@ -80,12 +110,12 @@ class ResponseStream:
                     delay = min(delay * 2, MAX_POLL)
                     read = True
                     continue
-                delay = 0.05
-                chunks, read = self._told(drain(first, told))
+                delay = shortest
+                chunks, read = self._take(drain(first, told))
                 for chunk in chunks:
                     yield chunk
 
-    def _told(self, told: list[News]) -> tuple[list[bytes], bool]:
+    def _take(self, told: list[News]) -> tuple[list[bytes], bool]:
         """What news from the bus lets the stream send now, and whether the store must be
         read (a change told without contents, a gap, or the end, whose snapshot is read)."""
         chunks: list[bytes] = []
@@ -119,13 +149,18 @@ class ResponseStream:
             ).one_or_none()
             if row is None:
                 return None
-            self.response = ResponsesV2.render(conn, row)
-            found = conn.execute(
-                select(run_news.c.body)
-                .where(run_news.c.run_id == self.run_id, run_news.c.number > self.last)
-                .order_by(run_news.c.number)
-            ).scalars()
-            return [dict(body) for body in found]
+            found = [
+                dict(body)
+                for body in conn.execute(
+                    select(run_news.c.body)
+                    .where(run_news.c.run_id == self.run_id, run_news.c.number > self.last)
+                    .order_by(run_news.c.number)
+                ).scalars()
+            ]
+            ending = any(n["kind"] == "status" and n["status"] in _ENDS for n in found)
+            if self.response is None or ending:  # what the lifecycle events show
+                self.response = ResponsesV2.render(conn, row)
+            return found
 
         return await self.store.read(work)
 
