@@ -76,6 +76,18 @@ def answer(queues_url: str, call: dict[str, Any], value: str, times: int = 1) ->
         )
 
 
+def ask_weather(client: OpenAI, queues_url: str, city: str) -> tuple[Any, dict[str, Any]]:
+    """A background response asking the weather in `city`, and the call it put on the input
+    queue (taken off it, as a function would)."""
+    started = client.responses.create(
+        model="m",
+        input=f"What is the weather in {city}?",
+        tools=[weather(queues_url)],  # type: ignore[list-item]
+        background=True,
+    )
+    return started, _take_call(_queue(queues_url, "input"))
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_background_response_survives_kill_9(
     backend: str, tmp_path: Path, request: pytest.FixtureRequest
@@ -88,13 +100,7 @@ def test_a_background_response_survives_kill_9(
     try:
         queues_url = queues.url("queues")
         with openai_client(agents, data) as client:
-            started = client.responses.create(
-                model="m",
-                input="What is the weather in Oslo?",
-                tools=[weather(queues_url)],  # type: ignore[list-item]
-                background=True,
-            )
-            call = _take_call(_queue(queues_url, "input"))
+            started, call = ask_weather(client, queues_url, "Oslo")
             assert call["function_args"] == {"location": "Oslo"} and call["location"] == "Oslo"
         agents.kill()
         answer(queues_url, call, "Oslo: 12 degrees", times=2)  # a duplicate: ignored
@@ -126,13 +132,7 @@ def test_a_waiting_background_response_can_be_cancelled(
     try:
         queues_url = queues.url("queues")
         with openai_client(agents, data) as client:
-            started = client.responses.create(
-                model="m",
-                input="What is the weather in Lima?",
-                tools=[weather(queues_url)],  # type: ignore[list-item]
-                background=True,
-            )
-            call = _take_call(_queue(queues_url, "input"))
+            started, call = ask_weather(client, queues_url, "Lima")
             cancelled = client.responses.cancel(started.id)
             assert cancelled.status == "cancelled"
             answer(queues_url, call, "too late")
