@@ -48,6 +48,20 @@ $(SAMPLES): $(STAMP)
 		.venv-clients/samples/azure-ai-projects-$(SAMPLES_VERSION)
 	@touch $@
 
+# And those of azure-ai-agents 1.x (the classic API), which tests/agents/test_samples.py runs.
+AGENTS_SAMPLES_VERSION := 1.1.0
+AGENTS_SAMPLES := .venv-clients/agents-samples/azure-ai-agents-$(AGENTS_SAMPLES_VERSION)/.ready
+
+$(AGENTS_SAMPLES): $(STAMP)
+	rm -rf .venv-clients/agents-samples && mkdir -p .venv-clients/agents-samples
+	$(BIN)/python -m pip download --quiet --no-deps --no-binary :all: \
+		azure-ai-agents==$(AGENTS_SAMPLES_VERSION) -d .venv-clients/agents-samples
+	tar -xzf .venv-clients/agents-samples/azure_ai_agents-$(AGENTS_SAMPLES_VERSION).tar.gz \
+		-C .venv-clients/agents-samples azure_ai_agents-$(AGENTS_SAMPLES_VERSION)/samples
+	mv .venv-clients/agents-samples/azure_ai_agents-$(AGENTS_SAMPLES_VERSION) \
+		.venv-clients/agents-samples/azure-ai-agents-$(AGENTS_SAMPLES_VERSION)
+	@touch $@
+
 AZURITE_VERSION := 3.37.0
 AZURITE := .bench/azurite/node_modules/.bin/azurite-queue
 
@@ -68,7 +82,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict src
 
-unit: $(STAMP) $(SEED_CLIENT) $(SEED_B2_CLIENT) $(SAMPLES) $(AZURITE)
+unit: $(STAMP) $(SEED_CLIENT) $(SEED_B2_CLIENT) $(SAMPLES) $(AGENTS_SAMPLES) $(AZURITE)
 	$(BIN)/pytest
 
 test: lint typecheck unit

@@ -72,7 +72,8 @@ class Settings(BaseSettings):
     run_lease: float = Field(
         default=30.0,
         gt=0,
-        description="seconds a worker holds a run; a dead worker's runs move on after it",
+        description="seconds a worker holds a run (or a file it ingests); a dead worker's "
+        "runs and files move on after it",
     )
     fallback_model: Fallback = Field(
         default="local",

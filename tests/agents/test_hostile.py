@@ -58,7 +58,7 @@ def test_missing_credentials_are_401_with_www_authenticate(ferry: Ferry) -> None
         (b'{"model": "m", "tools": {}}', "tools"),
         (b'{"model": "m", "tools": [{"type": "function"}]}', None),
         (b'{"model": "m", "tools": [{"type": "code_interpreter"}]}', None),
-        (b'{"model": "m", "tools": [{"type": "file_search"}]}', None),
+        (b'{"model": "m", "tools": [{"type": "file_search", "file_search": 5}]}', None),
         (b'{"model": "m", "tools": [{"type": "teleport"}]}', None),
         (b'{"model": "m", "metadata": {"k": 5}}', "metadata"),
         (b'{"model": "m", "metadata": "x"}', "metadata"),
@@ -177,10 +177,12 @@ def test_thread_with_an_active_run_refuses_another(http: httpx.Client) -> None:
     )
 
 
-def test_unsupported_files_api_says_so(http: httpx.Client) -> None:
-    error = error_of(http.get("/files"), 400)
-    assert "not supported" in error["message"]
-    error_of(http.post("/vector_stores", json={}), 400)
+def test_bad_files_and_vector_store_requests(http: httpx.Client) -> None:
+    error_of(http.get("/files", params={"limit": 0}), 400)
+    error_of(http.post("/vector_stores", json={"file_ids": 5}), 400)
+    error = error_of(http.post("/vector_stores", json={"file_ids": ["assistant_x"]}), 404)
+    assert "assistant_x" in error["message"]
+    error_of(http.get("/vector_stores/vs_nope/files"), 404)
 
 
 def test_image_content_is_refused_by_name(http: httpx.Client) -> None:

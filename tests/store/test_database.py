@@ -20,9 +20,16 @@ from ferry.store.schema import metadata
 from tests.conftest import BACKENDS
 
 
+def _declared(name: str | None, kind: str, parent: dict[str, str | None]) -> bool:
+    """The full-text index over chunks (SQLite's FTS5 tables, PostgreSQL's `tsv` column and
+    its index) is made by migration 0005 alone: SQLAlchemy cannot declare it."""
+    return not (name or "").startswith(("chunks_fts", "ix_chunks_tsv")) and name != "tsv"
+
+
 def test_schema_matches_the_declared_tables(database: Database) -> None:
     with database.write_engine.connect() as conn:
-        differences = compare_metadata(MigrationContext.configure(conn), metadata)
+        context = MigrationContext.configure(conn, opts={"include_name": _declared})
+        differences = compare_metadata(context, metadata)
     assert differences == []
     assert current_revision(database.write_engine) == head_revision()
 

@@ -24,8 +24,9 @@ from ferry.agents.auth import AnyToken, Authorizer
 from ferry.agents.classic.routes import ClassicRoutes
 from ferry.agents.errors import NotFound
 from ferry.agents.http import DEFAULT_PROJECT, Endpoints, by_path, no_method
+from ferry.agents.knowledge import KnowledgeRoutes
 from ferry.agents.services import AgentServices
-from ferry.agents.v2.routes import V2Routes
+from ferry.agents.v2.routes import OPENAI_BASES, ROOT_BASES, V2Routes
 from ferry.agents.wire import error_response
 
 __all__ = ["DEFAULT_PROJECT", "SEED_PREFIX", "build_app"]
@@ -60,9 +61,17 @@ def build_app(
     endpoints = Endpoints(authorizer or AnyToken())
     classic = ClassicRoutes(services.classic, endpoints).operations()
     v2 = V2Routes(services.agents, services.responses, services.conversations, endpoints)
+    knowledge = KnowledgeRoutes(services.files, services.vector_stores, endpoints)
+    classic += knowledge.operations()
     project = v2.project_operations()
+    for base in OPENAI_BASES:
+        project += knowledge.operations(base)
+    root_v2 = v2.root_operations()
+    for base in ROOT_BASES:
+        if base:
+            root_v2 += knowledge.operations(base)
     operations = by_path(classic + project)
-    root = by_path(classic + project + v2.root_operations())
+    root = by_path(classic + project + root_v2)
 
     async def openapi(request: Request) -> Response:
         from ferry.agents.openapi import document

@@ -22,11 +22,17 @@ from ferry.agents.services import AgentServices
 from ferry.identity.tls import ensure_certificates
 from ferry.identity.tokens import TokenIssuer
 from ferry.instance import Instance
+from ferry.knowledge.files import FileStore
+from ferry.knowledge.filesearch import FileSearch
+from ferry.knowledge.images import FileImages
+from ferry.knowledge.ingest import Ingester
+from ferry.knowledge.vectorstores import VectorStores
 from ferry.models.router import ModelRouter
 from ferry.queues.arrivals import Arrivals
 from ferry.queues.auth import Accounts
 from ferry.queues.locator import LocalQueues, QueueLocator
 from ferry.queues.store import QueueStore
+from ferry.runs.builtin import BuiltinTool
 from ferry.runs.bus import RunBus
 from ferry.runs.engine import RunEngine
 from ferry.serving import Listener, bind, run_until_stopped
@@ -67,16 +73,28 @@ def build_agents(
             tool_timeout=settings.tool_timeout,
             lease_seconds=settings.run_lease,
             bus=bus,
+            builtins=builtin_tools(database),
+            images=FileImages(FileStore(database)),
         )
         if engine
         else None
     )
+    ingester = (
+        Ingester(database, FileStore(database), lease_seconds=settings.run_lease)
+        if engine
+        else None
+    )
     services = AgentServices.build(
-        database, wake=run_engine.wake if run_engine else (lambda: None), bus=bus
+        database,
+        wake=run_engine.wake if run_engine else (lambda: None),
+        bus=bus,
+        ingest=ingester.wake if ingester else (lambda: None),
     )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if ingester is not None:
+            await ingester.start()
         if run_engine is not None:
             await run_engine.start()
         else:
@@ -87,12 +105,19 @@ def build_agents(
         finally:
             if run_engine is not None:
                 await run_engine.stop()
+            if ingester is not None:
+                await ingester.stop()
             await locator.close()
             await models.close()
 
     authorizer = authorizer or FerryTokens(TokenIssuer(settings.data))
     app = build_app(services, authorizer, lifespan=lifespan)
     return AgentsPart(app, run_engine, models, models.prepare() if engine else [])
+
+
+def builtin_tools(database: Database) -> list[BuiltinTool]:
+    """The tools the engine carries out itself."""
+    return [FileSearch(database, VectorStores(database))]
 
 
 def local_locator(settings: Settings, database: Database, *, serves_queues: bool) -> QueueLocator:
@@ -145,20 +170,25 @@ def run_worker(settings: Settings, announce: Callable[[str, list[tuple[str, str]
             locator,
             tool_timeout=settings.tool_timeout,
             lease_seconds=settings.run_lease,
+            builtins=builtin_tools(database),
+            images=FileImages(FileStore(database)),
         )
         models.prepare()
+        ingester = Ingester(database, FileStore(database), lease_seconds=settings.run_lease)
 
         async def main() -> None:
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, stop.set)
+            await ingester.start()
             await engine.start()
             announce(database.describe(), models.describe())
             try:
                 await stop.wait()
             finally:
                 await engine.stop()
+                await ingester.stop()
                 await locator.close()
                 await models.close()
 

@@ -19,6 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from ferry.agents.errors import BadRequest, Conflict, NotFound
 from ferry.clock import Clock, system_clock
+from ferry.knowledge.vectorstores import VectorStores
 from ferry.runs.items import insert_items, item_from_row
 from ferry.runs.ledger import Ledger
 from ferry.runs.status import ACTIVE
@@ -140,6 +141,7 @@ class AgentStore:
     def insert_version(
         conn: Connection, project: str, agent_id: str, version: int, body: Json
     ) -> None:
+        VectorStores.check_tools(conn, project, (body.get("definition") or {}).get("tools") or [])
         conn.execute(
             agent_versions.insert().values(
                 project=project,

@@ -26,10 +26,9 @@ Json = dict[str, Any]
 
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _QUEUE = re.compile(r"[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}")
-_SUPPORTED = "Supported tool types: function, azure_function."
+_SUPPORTED = "Supported tool types: function, azure_function, file_search."
 _KNOWN_UNSUPPORTED = {
     "code_interpreter": "it runs code in a sandbox Ferry does not provide yet",
-    "file_search": "it needs files and vector stores, which Ferry does not store yet",
     "bing_grounding": "it calls Bing, which is not available offline",
     "bing_custom_search": "it calls Bing, which is not available offline",
     "bing_custom_search_preview": "it calls Bing, which is not available offline",
@@ -138,6 +137,8 @@ def _tools(tools: Any, param: str, function: Any) -> list[Json]:
             )
         if kind == "function":
             stored = {"type": "function", **function(tool, where)}
+        elif kind == "file_search":
+            stored = _file_search(tool, where, flat=function is _function_fields)
         elif kind == "azure_function":
             stored = _azure_function(tool, where)
         else:
@@ -147,6 +148,65 @@ def _tools(tools: Any, param: str, function: Any) -> list[Json]:
         names.add(stored["name"])
         checked.append(stored)
     return checked
+
+
+FILE_SEARCH_PARAMETERS: Json = {
+    "type": "object",
+    "properties": {
+        "query": {"type": "string", "description": "What to look for in the files."},
+    },
+    "required": ["query"],
+}
+_FILE_SEARCH_DESCRIPTION = (
+    "Search the files the user gave for passages relevant to a query; cite what you use by "
+    "copying the passage's marker (such as 【0:0†file.md】) into your answer."
+)
+
+
+def _file_search(tool: Json, where: str, *, flat: bool) -> Json:
+    """`file_search`: classic options under `file_search`, v2's flat beside the store ids."""
+    options = tool if flat else (tool.get("file_search") or {})
+    if not isinstance(options, dict):
+        raise BadRequest(f"{where}.file_search must be an object", param=where)
+    stored: Json = {
+        "type": "file_search",
+        "name": "file_search",
+        "description": _FILE_SEARCH_DESCRIPTION,
+        "parameters": FILE_SEARCH_PARAMETERS,
+        "strict": None,
+    }
+    limit = options.get("max_num_results")
+    if limit is not None:
+        if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 50:
+            raise BadRequest(
+                f"{where}.max_num_results must be an integer from 1 to 50", param=where
+            )
+        stored["max_num_results"] = limit
+    ranking = options.get("ranking_options")
+    if ranking is not None:
+        threshold = ranking.get("score_threshold") if isinstance(ranking, dict) else None
+        if (
+            not isinstance(ranking, dict)
+            or not isinstance(threshold, int | float)
+            or isinstance(threshold, bool)
+            or not 0 <= threshold <= 1
+        ):
+            raise BadRequest(
+                f"{where}.ranking_options must be {{'ranker': ..., 'score_threshold': 0..1}}",
+                param=where,
+            )
+        stored["ranking_options"] = {
+            "ranker": str(ranking.get("ranker") or "auto"),
+            "score_threshold": float(threshold),
+        }
+    if flat:
+        ids = tool.get("vector_store_ids")
+        if ids is not None and (
+            not isinstance(ids, list) or not all(isinstance(i, str) for i in ids)
+        ):
+            raise BadRequest(f"{where}.vector_store_ids must be an array of ids", param=where)
+        stored["vector_store_ids"] = list(ids or [])
+    return stored
 
 
 def classic_tools(tools: Any, param: str = "tools") -> list[Json]:
@@ -186,33 +246,77 @@ def _render_azure_function(tool: Json) -> Json:
     }
 
 
+def _search_options(tool: Json) -> Json:
+    return {key: tool[key] for key in ("max_num_results", "ranking_options") if key in tool}
+
+
 def render_classic_tools(tools: list[Json]) -> list[Json]:
-    return [
-        {"type": "function", "function": _function_body(tool)}
-        if tool["type"] == "function"
-        else _render_azure_function(tool)
-        for tool in tools
-    ]
+    rendered = []
+    for tool in tools:
+        if tool["type"] == "function":
+            rendered.append({"type": "function", "function": _function_body(tool)})
+        elif tool["type"] == "file_search":
+            options = _search_options(tool)
+            rendered.append(
+                {"type": "file_search", **({"file_search": options} if options else {})}
+            )
+        else:
+            rendered.append(_render_azure_function(tool))
+    return rendered
 
 
 def render_v2_tools(tools: list[Json]) -> list[Json]:
-    return [
-        {"type": "function", **_function_body(tool), "strict": tool.get("strict")}
-        if tool["type"] == "function"
-        else _render_azure_function(tool)
-        for tool in tools
-    ]
+    rendered = []
+    for tool in tools:
+        if tool["type"] == "function":
+            rendered.append(
+                {"type": "function", **_function_body(tool), "strict": tool.get("strict")}
+            )
+        elif tool["type"] == "file_search":
+            rendered.append(
+                {
+                    "type": "file_search",
+                    "vector_store_ids": tool.get("vector_store_ids") or [],
+                    **_search_options(tool),
+                }
+            )
+        else:
+            rendered.append(_render_azure_function(tool))
+    return rendered
 
 
 def check_tool_resources(resources: Any) -> Json:
-    """Tool resources hold files and vector stores, which Ferry does not keep yet."""
+    """`tool_resources`: the vector stores file_search looks in (`file_search.
+    vector_store_ids`, at most one, as the service allows). Other resources (code
+    interpreter files, Azure AI Search indexes) are refused until their tools exist."""
     if resources is None or resources == {}:
         return {}
     if not isinstance(resources, dict):
         raise BadRequest("'tool_resources' must be an object", param="tool_resources")
-    if any(value for value in resources.values()):
-        raise NotSupported(
-            "tool_resources (files, vector stores) are not supported by Ferry yet",
-            param="tool_resources",
-        )
-    return {}
+    checked: Json = {}
+    for key, value in resources.items():
+        if not value:
+            continue
+        where = f"tool_resources.{key}"
+        if key != "file_search":
+            raise NotSupported(
+                f"{where} is not supported by Ferry yet (only file_search resources are)",
+                param=where,
+            )
+        if not isinstance(value, dict):
+            raise BadRequest(f"{where} must be an object", param=where)
+        if value.get("vector_stores"):
+            raise NotSupported(
+                f"{where}.vector_stores (stores made with the thread) is not supported; "
+                "create the vector store first and pass vector_store_ids",
+                param=where,
+            )
+        ids = value.get("vector_store_ids") or []
+        if not isinstance(ids, list) or not all(isinstance(i, str) and i for i in ids):
+            raise BadRequest(f"{where}.vector_store_ids must be an array of ids", param=where)
+        if len(ids) > 1:
+            raise BadRequest(
+                f"{where}.vector_store_ids may name at most one vector store", param=where
+            )
+        checked["file_search"] = {"vector_store_ids": list(ids)}
+    return checked

@@ -10,7 +10,8 @@ import logging
 
 from starlette.responses import JSONResponse
 
-from ferry.agents.errors import AgentsError, BadRequest, Unauthorized
+from ferry.agents.errors import AgentsError, BadRequest, NotFound, Unauthorized
+from ferry.knowledge.errors import KnowledgeNotFound, KnowledgeRefused
 from ferry.runs.errors import CallNotPending
 from ferry.store import StoreError
 
@@ -32,6 +33,10 @@ class _Unavailable(AgentsError):
 def to_agents_error(exc: BaseException) -> AgentsError:
     if isinstance(exc, AgentsError):
         return exc
+    if isinstance(exc, KnowledgeNotFound):
+        return NotFound(exc.message)
+    if isinstance(exc, KnowledgeRefused):
+        return BadRequest(exc.message, param=exc.param)
     if isinstance(exc, CallNotPending):  # another request answered the call first
         return BadRequest(str(exc))
     if isinstance(exc, StoreError):

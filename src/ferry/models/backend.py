@@ -19,6 +19,7 @@ __all__ = [
     "ChatRequest",
     "ChatResult",
     "DeltaCallback",
+    "ImagePart",
     "ModelBackend",
     "ModelError",
     "ToolCall",
@@ -57,9 +58,19 @@ class ToolCall:
 
 
 @dataclass(frozen=True)
+class ImagePart:
+    """An image a user message shows the model: an http(s) URL or a `data:` URL."""
+
+    url: str
+    detail: str = "auto"
+
+
+@dataclass(frozen=True)
 class ChatMessage:
     role: Role
     content: str | None = None
+    images: tuple[ImagePart, ...] = ()
+    """For a user message: images shown with its text (only to backends that accept them)."""
     tool_calls: tuple[ToolCall, ...] = ()
     """For an assistant message that asked for tools."""
     tool_call_id: str | None = None
@@ -105,6 +116,9 @@ class ModelBackend(ABC):
 
     name: str
     """Short name shown to people: "openai", "azure-openai", "scripted", …"""
+    accepts_images: bool = False
+    """Whether messages may carry images; the engine fails a run that would need them
+    rather than drop them silently."""
 
     @abstractmethod
     async def complete(

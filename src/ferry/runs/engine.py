@@ -17,28 +17,44 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import logging
 import os
 import socket
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from ferry.clock import Clock, system_clock
+from ferry.errors import FerryError
 from ferry.ids import new_id
-from ferry.models.backend import ChatResult, ModelError, ToolCall
+from ferry.models.backend import (
+    ChatRequest,
+    ChatResult,
+    ImagePart,
+    ModelBackend,
+    ModelError,
+    ToolCall,
+)
 from ferry.models.router import ModelRouter
 from ferry.queues.endpoint import DEFAULT_TTL
 from ferry.queues.locator import QueueLocator, account_from_url
+from ferry.runs.builtin import BuiltinTool
 from ferry.runs.bus import RunBus, Snapshot
 from ferry.runs.calls import Call
 from ferry.runs.errors import LeaseLost
 from ferry.runs.ledger import Change, Ledger, RunState
 from ferry.runs.news import Newsroom
-from ferry.runs.prompt import arguments_object, build_request
+from ferry.runs.prompt import FILE_IMAGE, arguments_object, build_request
 from ferry.runs.queuecalls import AnswerCollector, encode_call
-from ferry.runs.records import call_item, message_item, step_record, text_parts, usage_record
+from ferry.runs.records import (
+    call_item,
+    message_item,
+    step_record,
+    text_parts,
+    usage_record,
+)
 from ferry.runs.status import TERMINAL, CallState, RunStatus, StepStatus
 from ferry.runs.tools import binding_of, tool_specs
 from ferry.store.signals import RUNS, signals_for
@@ -54,6 +70,12 @@ _STAMPS = {
     RunStatus.CANCELLED: "cancelled_at",
     RunStatus.EXPIRED: "expired_at",
 }
+
+
+class ImageSource(Protocol):
+    async def data_url(self, project: str, file_id: str) -> str:
+        """The uploaded image as a `data:` URL; a `FerryError` says why it cannot be."""
+        ...
 
 
 def _error(code: str, message: str) -> Json:
@@ -74,6 +96,8 @@ class RunEngine:
         max_runs: int = 2048,
         poll_interval: float = 1.0,
         bus: RunBus | None = None,
+        builtins: Sequence[BuiltinTool] = (),
+        images: ImageSource | None = None,
     ) -> None:
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.ledger = Ledger(database, self.owner, clock)
@@ -84,6 +108,10 @@ class RunEngine:
         self.tool_timeout_ms = int(tool_timeout * 1000)
         self.max_runs = max_runs
         self.poll_interval = poll_interval
+        self.images = images
+        """Where `image_file` parts' bytes come from."""
+        self.builtins = {tool.kind: tool for tool in builtins}
+        """Tools the engine carries out itself (file_search), by tool type."""
         self.bus = bus
         """Told of every stored change and of the model's text as it comes, for streams."""
         self.signals = signals_for(database)
@@ -380,6 +408,7 @@ class RunEngine:
 
         try:
             backend = self.models.backend_for(run["model"])
+            request = await self._with_images(state, request, backend)
             result = await backend.complete(request, on_delta)
         except ModelError as exc:
             await self._end(
@@ -402,6 +431,40 @@ class RunEngine:
         await self._record_message(state, room, result, prior, step, item)
         return False
 
+    async def _with_images(
+        self, state: RunState, request: ChatRequest, backend: ModelBackend
+    ) -> ChatRequest:
+        """`request` with its uploaded images' bytes inline; a model that takes no images is
+        refused here, by name, rather than shown the text alone."""
+        count = sum(len(message.images) for message in request.messages)
+        if not count:
+            return request
+        if not backend.accepts_images:
+            raise ModelError(
+                f"the model '{request.model}' ({backend.name} backend) does not accept images, "
+                f"and the conversation has {count}; route the model to one that does "
+                "(an OpenAI-compatible server in ferry.toml's [models])",
+                code="invalid_request_error",
+            )
+        messages = []
+        for message in request.messages:
+            images = []
+            for image in message.images:
+                if image.url.startswith(FILE_IMAGE):
+                    image = ImagePart(await self._image(state, image.url), image.detail)
+                images.append(image)
+            messages.append(dataclasses.replace(message, images=tuple(images)))
+        return dataclasses.replace(request, messages=messages)
+
+    async def _image(self, state: RunState, url: str) -> str:
+        file_id = url.removeprefix(FILE_IMAGE)
+        if self.images is None:
+            raise ModelError(f"image file {file_id} cannot be read here", code="invalid_image")
+        try:
+            return await self.images.data_url(state.project, file_id)
+        except FerryError as exc:
+            raise ModelError(str(exc), code="invalid_image") from None
+
     async def _record_message(
         self,
         state: RunState,
@@ -413,7 +476,10 @@ class RunEngine:
     ) -> None:
         run = state.run
         now = self.clock() // 1000
-        item = {**item, "content": text_parts(result.text or ""), "status": "completed"}
+        content = text_parts(result.text or "")
+        for builtin in self.builtins.values():
+            content[0]["annotations"] += builtin.annotate(result.text or "", state.own)
+        item = {**item, "content": content, "status": "completed"}
         item["completed_at"] = now
         step = {**step, "status": StepStatus.COMPLETED, "completed_at": now}
         step["usage"] = usage_record(result.usage.prompt_tokens, result.usage.completion_tokens)
@@ -457,14 +523,7 @@ class RunEngine:
                 await self._end(state, room, RunStatus.FAILED, refused, prior=change)
                 return False
             calls.append(call)
-        for call, tool_call in zip(calls, chosen, strict=True):
-            item = call_item(
-                call.call_id, call.name, tool_call.arguments, call.kind, now_ms // 1000
-            )
-            item["id"] = call.id
-            item["step_id"] = step["id"]
-            change.items.append(item)
-            room.call_made(state, item)
+        await self._call_items(state, room, step, calls, chosen, change)
 
         # Calls on queues this process keeps in its own store are put in the same transaction
         # that records them: sent exactly when recorded, with no write of their own.
@@ -480,7 +539,12 @@ class RunEngine:
         change.calls.extend(calls)
         if local:
             change.also = functools.partial(self._put_within, local)
-        self._waiting(state, step, calls, change, room)
+        pending = [call for call in calls if call.state == CallState.PENDING]
+        if not pending:  # every call was carried out here: the next model turn is due now
+            change.status, change.wake_at, change.release = RunStatus.IN_PROGRESS, None, False
+            await self._commit(state, change, room)
+            return True
+        self._waiting(state, step, pending, change, room)
         keep_wake = change.wake_at
         if remote:
             # Keep the lease until they are sent, due now: a crash before that is seen at the
@@ -495,6 +559,38 @@ class RunEngine:
             release = Change(state.status, keep_wake, True, waiting=change.waiting)
             await self._commit(state, release, Newsroom(state))
         return False
+
+    async def _call_items(
+        self,
+        state: RunState,
+        room: Newsroom,
+        step: Json,
+        calls: list[Call],
+        chosen: Sequence[ToolCall],
+        change: Change,
+    ) -> None:
+        """The calls' items (and the outputs of those carried out here) into `change`."""
+        specs = tool_specs(state.run.get("tools") or [])
+        for call, tool_call in zip(calls, chosen, strict=True):
+            item = call_item(
+                call.call_id, call.name, tool_call.arguments, call.kind, step["created_at"]
+            )
+            item["id"] = call.id
+            item["step_id"] = step["id"]
+            if call.kind in self.builtins:
+                await self._carry_out(state, specs[call.name][0], call, item)
+            change.items.append(item)
+            room.call_made(state, item)
+
+    async def _carry_out(self, state: RunState, tool: Json, call: Call, item: Json) -> None:
+        """Run a built-in tool's call now. Its output (for the model) and details (for the
+        APIs) go on its item: one item per call, as the APIs show such calls."""
+        result = await self.builtins[call.kind].run(
+            state, tool, arguments_object(item["arguments"]) or {}
+        )
+        item.update(result.details)
+        item["output"] = result.output
+        call.state, call.answered_at = CallState.ANSWERED, self.clock()
 
     def _call(
         self,
@@ -516,6 +612,8 @@ class RunEngine:
             state=CallState.PENDING,
             created_at=now_ms,
         )
+        if tool["type"] in self.builtins and arguments_object(tool_call.arguments) is None:
+            return None
         if tool["type"] != "azure_function":
             return call
         arguments = arguments_object(tool_call.arguments)

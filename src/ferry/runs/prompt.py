@@ -12,12 +12,12 @@ import json
 from collections.abc import Iterable
 from typing import Any, Literal
 
-from ferry.models.backend import ChatMessage, ChatRequest, ToolCall
+from ferry.models.backend import ChatMessage, ChatRequest, ImagePart, ToolCall
 from ferry.runs.ledger import RunState
 from ferry.runs.records import text_of
 from ferry.runs.tools import tool_specs
 
-__all__ = ["arguments_object", "build_request", "chat_history"]
+__all__ = ["FILE_IMAGE", "arguments_object", "build_request", "chat_history", "images_of"]
 
 Json = dict[str, Any]
 
@@ -53,6 +53,8 @@ def chat_history(items: Iterable[Json]) -> list[ChatMessage]:
     shown half a tool exchange."""
     items = list(items)
     answered = {i["call_id"] for i in items if i["type"] == "function_call_output"}
+    # A call Ferry carried out itself (file_search) holds its output.
+    answered |= {i["call_id"] for i in items if i["type"] == "function_call" and "output" in i}
     called = {i["call_id"] for i in items if i["type"] == "function_call"}
     history: list[ChatMessage] = []
     pending: list[ToolCall] = []
@@ -71,6 +73,10 @@ def chat_history(items: Iterable[Json]) -> list[ChatMessage]:
             if outputs:  # outputs of an earlier group came first: that group is complete
                 flush()
             pending.append(ToolCall(item["call_id"], item["name"], item["arguments"]))
+            if "output" in item:
+                outputs.append(
+                    ChatMessage(role="tool", content=item["output"], tool_call_id=item["call_id"])
+                )
         elif kind == "function_call_output" and item["call_id"] in called:
             outputs.append(
                 ChatMessage(role="tool", content=item["output"], tool_call_id=item["call_id"])
@@ -78,9 +84,24 @@ def chat_history(items: Iterable[Json]) -> list[ChatMessage]:
         elif kind == "message":
             flush()
             role = _ROLES.get(item["role"], "user")
-            history.append(ChatMessage(role=role, content=text_of(item)))
+            history.append(ChatMessage(role=role, content=text_of(item), images=images_of(item)))
     flush()
     return history
+
+
+FILE_IMAGE = "ferry-file:"
+"""How an `image_file` part's URL reads until the engine puts the file's bytes in its place."""
+
+
+def images_of(item: Json) -> tuple[ImagePart, ...]:
+    images = []
+    for part in item.get("content") or []:
+        detail = part.get("detail") or "auto"
+        if part["type"] == "image_url":
+            images.append(ImagePart(part["url"], detail))
+        elif part["type"] == "image_file":
+            images.append(ImagePart(FILE_IMAGE + part["file_id"], detail))
+    return tuple(images)
 
 
 def build_request(state: RunState) -> ChatRequest:

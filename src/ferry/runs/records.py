@@ -15,8 +15,10 @@ Bodies are plain JSON objects; the functions here build them, so each shape is w
   `status`, `created_at`, `completed_at`, `incomplete_at`, `incomplete_details`,
   `attachments`, `metadata`, `agent` (the run's agent reference, for messages runs write);
 - function call item: `type` "function_call", `call_id`, `name`, `arguments`, `tool` (the
-  tool's type: "function" is answered by the client, "azure_function" over queues),
-  `created_at`; its state is in `tool_calls`, never in the item;
+  tool's type: "function" is answered by the client, "azure_function" over queues,
+  "file_search" by Ferry itself, in which case the item also holds the `output` the model
+  was shown and the tool's details, e.g. `queries` and `results`), `created_at`; its state
+  is in `tool_calls`, never in the item;
 - function output item: `type` "function_call_output", `call_id`, `output`, `tool`,
   `created_at`;
 - step: `kind` ("message_creation" or "tool_calls"), `status`, the four end times,

@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -24,7 +25,10 @@ __all__ = [
     "NEVER",
     "agent_versions",
     "agents",
+    "chunks",
     "conversations",
+    "file_parts",
+    "files",
     "function_invocations",
     "items",
     "metadata",
@@ -37,6 +41,9 @@ __all__ = [
     "runs",
     "timer_schedules",
     "tool_calls",
+    "vector_store_batches",
+    "vector_store_files",
+    "vector_stores",
 ]
 
 NEVER = 253_402_300_799_000
@@ -269,3 +276,87 @@ run_news = Table(
 )
 """What a stream of the run tells, numbered, kept as long as the run: a client may replay a
 background response's stream from the start or from after any number."""
+
+# Knowledge (files, vector stores and their chunks; `ferry.knowledge`). A file's bytes are kept
+# in parts of at most `PART_SIZE`, so that an upload or a download never holds the whole file
+# in memory and every process sharing the database can read every file. Chunks are indexed for
+# full-text search by the database itself: an FTS5 table over `chunks` on SQLite, a generated
+# `tsvector` column with a GIN index on PostgreSQL (both made by migration 0005, not here).
+
+files = Table(
+    "files",
+    metadata,
+    Column("seq", _Id, primary_key=True, autoincrement=True),
+    Column("project", String(128), nullable=False),
+    Column("id", String(64), nullable=False, unique=True),
+    Column("purpose", String(32), nullable=False),
+    Column("filename", String(512), nullable=False),
+    Column("bytes", BigInteger, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("body", JSON, nullable=False),
+    Index(None, "project", "purpose", "seq"),
+)
+"""An uploaded file (or one a tool wrote); `body` holds what the views need beyond columns."""
+
+file_parts = Table(
+    "file_parts",
+    metadata,
+    Column("file_id", String(64), primary_key=True),
+    Column("number", Integer, primary_key=True),
+    Column("data", LargeBinary, nullable=False),
+    Column("written_at", BigInteger, nullable=False),
+)
+"""A file's bytes, in order. Parts are written before the file's row, so a file is listed
+only once all of it is stored; parts left by an upload cut short are swept up."""
+
+vector_stores = Table(
+    "vector_stores",
+    metadata,
+    Column("seq", _Id, primary_key=True, autoincrement=True),
+    Column("project", String(128), nullable=False),
+    Column("id", String(64), nullable=False, unique=True),
+    Column("body", JSON, nullable=False),
+    Index(None, "project", "seq"),
+)
+
+vector_store_files = Table(
+    "vector_store_files",
+    metadata,
+    Column("seq", _Id, primary_key=True, autoincrement=True),
+    Column("project", String(128), nullable=False),
+    Column("vector_store_id", String(64), nullable=False),
+    Column("file_id", String(64), nullable=False),
+    Column("batch_id", String(64), nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_until", BigInteger, nullable=True),
+    Column("body", JSON, nullable=False),
+    UniqueConstraint("vector_store_id", "file_id"),
+    Index(None, "status", "lease_until"),
+    Index(None, "batch_id"),
+)
+"""A file in a vector store, and its ingestion: `in_progress` rows are leased by an ingester,
+which turns them `completed` (with their chunks) or `failed` in one transaction."""
+
+vector_store_batches = Table(
+    "vector_store_batches",
+    metadata,
+    Column("seq", _Id, primary_key=True, autoincrement=True),
+    Column("project", String(128), nullable=False),
+    Column("id", String(64), nullable=False, unique=True),
+    Column("vector_store_id", String(64), nullable=False),
+    Column("body", JSON, nullable=False),
+)
+
+chunks = Table(
+    "chunks",
+    metadata,
+    Column("seq", _Id, primary_key=True, autoincrement=True),
+    Column("project", String(128), nullable=False),
+    Column("vector_store_id", String(64), nullable=False),
+    Column("file_id", String(64), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("text", Text, nullable=False),
+    Index(None, "vector_store_id", "file_id"),
+)
+"""A piece of a file's text in one vector store, the unit file_search finds and cites."""

@@ -13,10 +13,8 @@ a tool of its own or answers in JSON.
 
 from __future__ import annotations
 
+import base64
 import json
-import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,7 +24,7 @@ import pytest
 
 from ferry.spawn import spawn
 from tests.agents.conftest import Ferry
-from tests.conftest import IN_CI
+from tests.agents.samples import client_environment, run_sample, samples_folder
 from tests.fakes.openai_server import FakeOpenAIServer
 
 pytestmark = pytest.mark.slow
@@ -39,12 +37,7 @@ FAKE = "fake-model"
 
 
 def _samples() -> Path:
-    if not SAMPLES.is_dir():
-        message = f"{SAMPLES} is missing: `make test` downloads the samples"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    return SAMPLES
+    return samples_folder(SAMPLES)
 
 
 def _function_app(folder: Path) -> Path:
@@ -84,24 +77,13 @@ class Samples:
 
     def run(self, sample: str, *, model: str = SCRIPTED, **extra: str) -> str:
         """Run one sample as a user would (`python sample.py` in its folder); its output."""
-        path = _samples() / sample
         env = {
             **self.environment,
             "FOUNDRY_MODEL_NAME": model,
             "FOUNDRY_AGENT_NAME": f"sample-{uuid.uuid4().hex[:10]}",
             **extra,
         }
-        finished = subprocess.run(
-            [sys.executable, path.name],
-            cwd=path.parent,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert finished.returncode == 0, (finished.stdout + finished.stderr)[-4000:]
-        return finished.stdout
+        return run_sample(_samples() / sample, env)
 
 
 @pytest.fixture(scope="module")
@@ -121,24 +103,8 @@ def samples(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Samples]:
         child = spawn(args, root / "data")
         try:
             ferry = Ferry(child, root / "data")
-            printed = subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "ferry",
-                    "env",
-                    "--data",
-                    str(ferry.data),
-                    "--format",
-                    "json",
-                ],
-                capture_output=True,
-                text=True,
-                check=True,
-            )
             # `ferry env` gives FOUNDRY_PROJECT_ENDPOINT, the name the 2.x samples read.
-            environment = {**os.environ, **json.loads(printed.stdout)}
-            yield Samples(ferry, model, environment)
+            yield Samples(ferry, model, client_environment(ferry.data))
         finally:
             child.kill()
 
@@ -243,3 +209,54 @@ def test_azure_function_sample_over_queues(samples: Samples) -> None:
     )
     # The samples' function answers "Weather is {len(location)} degrees and sunny in …".
     assert "Weather is 7 degrees and sunny in Seattle" in out
+
+
+# Files, vector stores and file_search (the scripted model searches for the user's words and
+# answers with the best passage and its citation marker).
+
+
+@pytest.mark.parametrize("sample", ["files/sample_files.py", "files/sample_files_async.py"])
+def test_files_samples(samples: Samples, sample: str) -> None:
+    out = samples.run(sample)
+    data = (_samples() / "files" / "data" / "test_file.jsonl").read_bytes()
+    assert "purpose='fine-tune'" in out and "status='processed'" in out
+    assert repr(data) in out  # the content came back as it went up
+    assert "Successfully deleted file: assistant_" in out
+
+
+def test_file_search_sample(samples: Samples) -> None:
+    out = samples.run("agents/tools/sample_agent_file_search.py")
+    assert "File uploaded to vector store (id: assistant_" in out
+    (answer,) = [line for line in out.splitlines() if line.startswith("Agent response: ")]
+    # A line of the uploaded file, and its citation.
+    quoted, marker = answer.removeprefix("Agent response: ").rsplit(" ", 1)
+    assert marker == "【0:0†product_info.md】"
+    assert quoted in (_samples() / "agents" / "assets" / "product_info.md").read_text()
+
+
+@pytest.mark.parametrize(
+    "sample",
+    [
+        "agents/tools/sample_agent_file_search_in_stream.py",
+        "agents/tools/sample_agent_file_search_in_stream_async.py",
+    ],
+)
+def test_file_search_stream_samples(samples: Samples, sample: str) -> None:
+    out = samples.run(sample)
+    assert "Full response: " in out and "【0:0†product_info.md】" in out
+    assert "File Citation - Filename: product_info.md, File ID: assistant_" in out
+
+
+def test_image_input_sample(samples: Samples) -> None:
+    samples.model.reset()
+    samples.model.push_text("A picture of a lighthouse.")
+    out = samples.run("responses/sample_responses_image_input.py", model=FAKE)
+    assert "Response output: A picture of a lighthouse." in out
+    (user,) = [m for m in samples.model.requests[-1].messages if m["role"] == "user"]
+    text, image = user["content"]
+    assert text == {"type": "text", "text": "what's in this image?"}
+    asset = (_samples() / "assets" / "image_input.png").read_bytes()
+    assert image["image_url"] == {
+        "url": "data:image/png;base64," + base64.b64encode(asset).decode(),
+        "detail": "auto",
+    }

@@ -15,6 +15,7 @@ from ferry.agents.bodies import Body as _Body
 from ferry.agents.bodies import Metadata
 from ferry.agents.errors import BadRequest, NotSupported
 from ferry.agents.tools import check_tool_resources, classic_tools
+from ferry.runs.records import text_parts
 
 __all__ = [
     "AssistantCreate",
@@ -83,27 +84,81 @@ class AssistantUpdate(_AgentFields):
     model: str | None = Field(default=None, min_length=1, max_length=256)
 
 
-def message_text(content: Any) -> str:
-    """The text of a message's `content`: a string, or an array of text parts."""
+_DETAIL = ("auto", "low", "high")
+
+
+def _image_part(part: Json) -> Json:
+    """An image part in the core's shape: `{"type": "image_file", "file_id", "detail"}` or
+    `{"type": "image_url", "url", "detail"}`."""
+    kind = part["type"]
+    body = part.get(kind)
+    if not isinstance(body, dict):
+        raise BadRequest(f"a '{kind}' content part needs a '{kind}' object", param="content")
+    detail = body.get("detail") or "auto"
+    if detail not in _DETAIL:
+        raise BadRequest(f"'{kind}.detail' must be auto, low or high", param="content")
+    if kind == "image_file":
+        file_id = body.get("file_id")
+        if not isinstance(file_id, str) or not file_id:
+            raise BadRequest("'image_file.file_id' must name an uploaded file", param="content")
+        return {"type": "image_file", "file_id": file_id, "detail": detail}
+    url = body.get("url")
+    if not isinstance(url, str) or not url.startswith(("https://", "http://", "data:image/")):
+        raise BadRequest(
+            "'image_url.url' must be an http(s) URL or a data:image/… URL", param="content"
+        )
+    return {"type": "image_url", "url": url, "detail": detail}
+
+
+def message_parts(content: Any) -> list[Json]:
+    """A message's `content` (a string, or an array of text and image parts) in the core's
+    shape (`ferry.runs.records`)."""
     if isinstance(content, str):
-        return content
-    if isinstance(content, list) and content:
-        pieces = []
-        for part in content:
-            if not isinstance(part, dict) or part.get("type") != "text":
-                kind = part.get("type") if isinstance(part, dict) else type(part).__name__
-                raise NotSupported(
-                    f"message content of type '{kind}' is not supported by Ferry (only text)",
-                    param="content",
-                )
-            text = part.get("text")
-            if isinstance(text, dict):
-                text = text.get("value")
-            if not isinstance(text, str):
-                raise BadRequest("a text content part needs a 'text' string", param="content")
-            pieces.append(text)
-        return "".join(pieces)
-    raise BadRequest("'content' must be a string or an array of text parts", param="content")
+        return text_parts(content)
+    if not isinstance(content, list) or not content:
+        raise BadRequest(
+            "'content' must be a string or an array of text and image parts", param="content"
+        )
+    parts: list[Json] = []
+    for part in content:
+        kind = part.get("type") if isinstance(part, dict) else type(part).__name__
+        if not isinstance(part, dict) or kind not in ("text", "image_file", "image_url"):
+            raise NotSupported(
+                f"message content of type '{kind}' is not supported by Ferry (text, "
+                "image_file and image_url are)",
+                param="content",
+            )
+        if kind != "text":
+            parts.append(_image_part(part))
+            continue
+        text = part.get("text")
+        if isinstance(text, dict):
+            text = text.get("value")
+        if not isinstance(text, str):
+            raise BadRequest("a text content part needs a 'text' string", param="content")
+        parts += text_parts(text)
+    return parts
+
+
+def _attachment(value: Any) -> Json:
+    if not isinstance(value, dict) or not isinstance(value.get("file_id"), str):
+        raise ValueError("each attachment must be {'file_id': ..., 'tools': [...]}")
+    tools = value.get("tools") or []
+    if not isinstance(tools, list):
+        raise ValueError("an attachment's 'tools' must be an array")
+    kinds = []
+    for tool in tools:
+        kind = tool.get("type") if isinstance(tool, dict) else None
+        if kind == "code_interpreter":
+            raise NotSupported(
+                "attachments for code_interpreter are not supported by Ferry yet "
+                "(file_search attachments are)",
+                param="attachments",
+            )
+        if kind != "file_search":
+            raise ValueError(f"attachment tool type '{kind}' is not one of: file_search")
+        kinds.append({"type": kind})
+    return {"file_id": value["file_id"], "tools": kinds}
 
 
 class MessageCreate(_Body):
@@ -115,16 +170,28 @@ class MessageCreate(_Body):
     @field_validator("attachments")
     @classmethod
     def _attachments(cls, value: list[Any] | None) -> list[Any] | None:
-        if value:
-            raise NotSupported("message attachments (files) are not supported by Ferry")
-        return value
+        if value is None:
+            return None
+        if len(value) > 10:
+            raise ValueError("a message may have at most 10 attachments")
+        return [_attachment(item) for item in value]
 
     @property
-    def text(self) -> str:
-        text = message_text(self.content)
-        if len(text) > _TEXT:
+    def parts(self) -> list[Json]:
+        """The content in the core's shape; refuses what Ferry cannot store."""
+        parts = message_parts(self.content)
+        if sum(len(p.get("text") or "") for p in parts) > _TEXT:
             raise BadRequest(f"message content is longer than {_TEXT} characters")
-        return text
+        return parts
+
+    @property
+    def search_files(self) -> list[str]:
+        """The attached files meant for file_search."""
+        return [
+            a["file_id"]
+            for a in self.attachments or []
+            if any(t["type"] == "file_search" for t in a["tools"])
+        ]
 
 
 class MessageUpdate(_Body):

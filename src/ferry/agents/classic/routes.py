@@ -26,13 +26,17 @@ from ferry.agents.classic.requests import (
 )
 from ferry.agents.classic.service import ClassicService
 from ferry.agents.classic.streaming import RunStream
-from ferry.agents.errors import BadRequest, NotSupported
+from ferry.agents.errors import BadRequest
 from ferry.agents.http import Call, Endpoints
 from ferry.agents.http import json_response as _json
 
 __all__ = ["ClassicRoutes"]
 
-_ANY = ["GET", "POST", "DELETE", "PUT", "PATCH"]
+
+def _include(call: Call) -> list[str]:
+    """`include[]`, repeated or comma-joined (the SDKs join them)."""
+    values = call.request.query_params.getlist("include[]")
+    return [part for value in values for part in value.split(",") if part]
 
 
 class ClassicRoutes:
@@ -69,7 +73,7 @@ class ClassicRoutes:
     async def create_thread(self, call: Call) -> Response:
         request = parse_body(ThreadCreate, await call.body(), empty_ok=True)
         for message in request.messages or []:
-            message.text  # noqa: B018 - refuses unsupported content before the transaction
+            message.parts  # noqa: B018 - refuses unsupported content before the transaction
         return _json(await self.service.create_thread(call.project, request))
 
     async def get_thread(self, call: Call) -> Response:
@@ -78,7 +82,9 @@ class ClassicRoutes:
     async def update_thread(self, call: Call) -> Response:
         request = parse_body(ThreadUpdate, await call.body(), empty_ok=True)
         return _json(
-            await self.service.update_thread(call.project, call.id("thread_id"), request.metadata)
+            await self.service.update_thread(
+                call.project, call.id("thread_id"), request.metadata, request.tool_resources
+            )
         )
 
     async def delete_thread(self, call: Call) -> Response:
@@ -140,7 +146,7 @@ class ClassicRoutes:
         request = parse_body(ThreadAndRunCreate, await call.body())
         thread = request.thread
         for message in (thread.messages if thread else None) or []:
-            message.text  # noqa: B018 - refuses unsupported content before the transaction
+            message.parts  # noqa: B018 - refuses unsupported content before the transaction
         run = await self.service.create_thread_and_run(call.project, request)
         if not request.stream:
             return _json(run)
@@ -193,22 +199,19 @@ class ClassicRoutes:
 
     async def list_steps(self, call: Call) -> Response:
         page = await self.service.list_steps(
-            call.project, call.id("thread_id"), call.id("run_id"), **call.paging()
+            call.project, call.id("thread_id"), call.id("run_id"), _include(call), **call.paging()
         )
         return _json(page.to_json())
 
     async def get_step(self, call: Call) -> Response:
         return _json(
             await self.service.get_step(
-                call.project, call.id("thread_id"), call.id("run_id"), call.id("step_id")
+                call.project,
+                call.id("thread_id"),
+                call.id("run_id"),
+                call.id("step_id"),
+                _include(call),
             )
-        )
-
-    async def not_supported(self, call: Call) -> Response:
-        path = call.request.url.path
-        raise NotSupported(
-            f"{call.request.method} {path[:200]}: files and vector stores are not supported "
-            "by Ferry yet."
         )
 
     def operations(self) -> list[Route]:
@@ -238,6 +241,4 @@ class ClassicRoutes:
             Route(f"{runs}/submit_tool_outputs", e(self.submit_tool_outputs), methods=["POST"]),
             Route(f"{runs}/steps", e(self.list_steps), methods=["GET"]),
             Route(f"{runs}/steps/{{step_id}}", e(self.get_step), methods=["GET"]),
-            Route("/files{rest:path}", e(self.not_supported), methods=_ANY),
-            Route("/vector_stores{rest:path}", e(self.not_supported), methods=_ANY),
         ]

@@ -10,7 +10,7 @@ transaction each, then wake the run engine when a run has work.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Row, select
@@ -32,11 +32,13 @@ from ferry.agents.classic.views import (
 )
 from ferry.agents.errors import BadRequest
 from ferry.agents.store import AgentStore, Page, busy, conversation_busy, missing
+from ferry.agents.tools import classic_tools
 from ferry.ids import new_id
+from ferry.knowledge.vectorstores import VectorStores
 from ferry.runs.bus import RunBus
 from ferry.runs.calls import Answer, Call, calls_of
 from ferry.runs.items import item_from_row
-from ferry.runs.records import message_item, run_record, text_parts
+from ferry.runs.records import message_item, run_record
 from ferry.runs.status import TERMINAL, CallState, RunStatus
 from ferry.store.schema import agent_versions, agents, conversations, items, run_steps, runs
 
@@ -71,6 +73,16 @@ def _definition(request: AssistantCreate | AssistantUpdate, base: Json) -> Json:
     return definition
 
 
+def _merged_resources(definition: Json, thread: Json) -> Json:
+    """The vector stores a run searches: the thread's, then the assistant's."""
+    ids: list[str] = []
+    for owner in (thread, definition):
+        search = (owner.get("tool_resources") or {}).get("file_search") or {}
+        ids += search.get("vector_store_ids") or []
+    ids = list(dict.fromkeys(ids))
+    return {"file_search": {"vector_store_ids": ids}} if ids else {}
+
+
 def _tool_timeout(metadata: dict[str, str]) -> int | None:
     raw = metadata.get(TOOL_TIMEOUT_KEY)
     try:
@@ -81,9 +93,14 @@ def _tool_timeout(metadata: dict[str, str]) -> int | None:
 
 class ClassicService:
     def __init__(
-        self, store: AgentStore, wake: Callable[[], None] = lambda: None, bus: RunBus | None = None
+        self,
+        store: AgentStore,
+        vector_stores: VectorStores | None = None,
+        wake: Callable[[], None] = lambda: None,
+        bus: RunBus | None = None,
     ) -> None:
         self.store = store
+        self.vector_stores = vector_stores or VectorStores(store.database, store.clock)
         self.wake = wake
         """Called when a run has work for the engine (created, answered, cancelled)."""
         self.bus = bus
@@ -102,14 +119,16 @@ class ClassicService:
     async def create_assistant(self, project: str, request: AssistantCreate) -> Json:
         now = self.store.now()
         assistant_id = new_id("asst")
+        definition = _definition(request, {"kind": "prompt"})
         version = {
             "created_at": now,
             "description": request.description,
             "metadata": request.metadata or {},
-            "definition": _definition(request, {"kind": "prompt"}),
+            "definition": definition,
         }
 
         def work(conn: Connection) -> Json:
+            self._check_stores(conn, project, definition)
             AgentStore.insert_agent(conn, project, assistant_id, API, request.name, {})
             AgentStore.insert_version(conn, project, assistant_id, 1, version)
             return assistant_view(assistant_id, request.name, version)
@@ -135,6 +154,7 @@ class ClassicService:
             if "metadata" in fields:
                 version["metadata"] = request.metadata or {}
             version["definition"] = _definition(request, version["definition"])
+            self._check_stores(conn, project, version["definition"])
             AgentStore.replace_version(conn, project, assistant_id, 1, version)
             if name != row.name:
                 AgentStore.update_agent(conn, project, assistant_id, name=name)
@@ -186,32 +206,81 @@ class ClassicService:
     @staticmethod
     def _message_items(messages: list[MessageCreate], now: int) -> list[Json]:
         return [
-            message_item(m.role, text_parts(m.text), now, metadata=m.metadata) for m in messages
+            message_item(m.role, m.parts, now, attachments=m.attachments, metadata=m.metadata)
+            for m in messages
         ]
+
+    def _attach(
+        self, conn: Connection, project: str, thread_id: str, body: Json, file_ids: list[str]
+    ) -> bool:
+        """Files attached for file_search go into the thread's own vector store (made with
+        the first such attachment), which its runs search beside the assistant's. True if
+        the thread's body changed."""
+        if not file_ids:
+            return False
+        resources = body.setdefault("tool_resources", {})
+        search = resources.setdefault("file_search", {"vector_store_ids": []})
+        own = body.get("attachment_store")
+        if own is None or own not in search["vector_store_ids"]:
+            own = self.vector_stores.create_within(
+                conn, project, name=f"attachments of {thread_id}", file_ids=file_ids
+            )
+            body["attachment_store"] = own
+            search["vector_store_ids"] = [*search["vector_store_ids"], own]
+        else:
+            self.vector_stores.add_within(conn, project, own, file_ids)
+        return True
 
     async def create_thread(self, project: str, request: ThreadCreate) -> Json:
         now = self.store.now()
         thread_id = new_id("thread")
-        body = {"created_at": now, "metadata": request.metadata or {}, "tool_resources": {}}
+        body = self._thread_body(now, request)
         new = self._message_items(request.messages or [], now)
+        attached = [f for m in request.messages or [] for f in m.search_files]
 
         def work(conn: Connection) -> Json:
+            self._check_stores(conn, project, body)
+            self._attach(conn, project, thread_id, body, attached)
             AgentStore.insert_conversation(conn, project, thread_id, API, body)
             AgentStore.add_items(conn, project, new, conversation_id=thread_id)
             return thread_view(thread_id, body)
 
-        return await self.store.write(work)
+        thread = await self.store.write(work)
+        if attached:
+            self.vector_stores.wake()
+        return thread
+
+    @staticmethod
+    def _thread_body(now: int, request: ThreadCreate, resources: Json | None = None) -> Json:
+        return {
+            "created_at": now,
+            "metadata": request.metadata or {},
+            "tool_resources": request.tool_resources or resources or {},
+        }
+
+    @staticmethod
+    def _check_stores(conn: Connection, project: str, definition: Json) -> None:
+        """The vector stores named in `tool_resources` exist in the project."""
+        resources = definition.get("tool_resources") or {}
+        ids = (resources.get("file_search") or {}).get("vector_store_ids") or []
+        VectorStores.check_within(conn, project, ids)
 
     async def get_thread(self, project: str, thread_id: str) -> Json:
         return await self.store.read(
             lambda conn: thread_view(thread_id, self._thread(conn, project, thread_id))
         )
 
-    async def update_thread(self, project: str, thread_id: str, metadata: Json | None) -> Json:
+    async def update_thread(
+        self, project: str, thread_id: str, metadata: Json | None, resources: Json | None = None
+    ) -> Json:
         def work(conn: Connection) -> Json:
-            body = self._thread(conn, project, thread_id)
+            body = self._thread(conn, project, thread_id, lock=True)
             if metadata is not None:
                 body["metadata"] = metadata
+            if resources is not None:
+                self._check_stores(conn, project, {"tool_resources": resources})
+                body["tool_resources"] = resources
+            if metadata is not None or resources is not None:
                 AgentStore.replace_conversation(conn, thread_id, body)
             return thread_view(thread_id, body)
 
@@ -228,20 +297,23 @@ class ClassicService:
         await self.store.write(work)
 
     async def create_message(self, project: str, thread_id: str, request: MessageCreate) -> Json:
-        text = request.text  # refuses unsupported content before the transaction
-        item = message_item(
-            request.role, text_parts(text), self.store.now(), metadata=request.metadata
-        )
+        item = self._message_items([request], self.store.now())[0]
+        attached = request.search_files
 
         def work(conn: Connection) -> Json:
-            self._thread(conn, project, thread_id, lock=True)
+            body = self._thread(conn, project, thread_id, lock=True)
             active = conversation_busy(conn, project, thread_id)
             if active is not None:
                 raise busy(active, "add messages to", thread_id)
+            if self._attach(conn, project, thread_id, body, attached):
+                AgentStore.replace_conversation(conn, thread_id, body)
             AgentStore.add_items(conn, project, [item], conversation_id=thread_id)
             return message_view({**item, "conversation_id": thread_id, "run_id": None})
 
-        return await self.store.write(work)
+        message = await self.store.write(work)
+        if attached:
+            self.vector_stores.wake()
+        return message
 
     @staticmethod
     def _message(conn: Connection, project: str, thread_id: str, message_id: str) -> Json:
@@ -306,10 +378,21 @@ class ClassicService:
         active = conversation_busy(conn, project, thread_id)
         if active is not None:
             raise busy(active, "create a run on", thread_id)
+        thread = self._thread(conn, project, thread_id)
         if isinstance(request, RunCreate):
             extra = self._message_items(request.additional_messages or [], now)
+            attached = [f for m in request.additional_messages or [] for f in m.search_files]
+            if self._attach(conn, project, thread_id, thread, attached):
+                AgentStore.replace_conversation(conn, thread_id, thread)
             AgentStore.add_items(conn, project, extra, conversation_id=thread_id)
         definition = version["definition"]
+        tools = request.tools if request.tools is not None else definition.get("tools") or []
+        resources = _merged_resources(definition, thread)
+        own_store = thread.get("attachment_store")
+        searched = (resources.get("file_search") or {}).get("vector_store_ids") or []
+        if own_store in searched and not any(tool["type"] == "file_search" for tool in tools):
+            # Files attached for file_search bring the tool, as on the hosted service.
+            tools = [*tools, classic_tools([{"type": "file_search"}])[0]]
         instructions = request.instructions
         if instructions is None:
             instructions = definition.get("instructions") or ""
@@ -327,7 +410,8 @@ class ClassicService:
             agent={"id": row.id, "name": row.name, "version": "1"},
             model=request.model or definition["model"],
             instructions=instructions,
-            tools=pick(request.tools, definition.get("tools") or []),
+            tools=tools,
+            tool_resources=resources,
             tool_choice=request.tool_choice or "auto",
             parallel_tool_calls=request.parallel_tool_calls,
             temperature=pick(request.temperature, definition.get("temperature")),
@@ -359,7 +443,7 @@ class ClassicService:
 
     async def create_run(self, project: str, thread_id: str, request: RunCreate) -> Json:
         for message in request.additional_messages or []:
-            message.text  # noqa: B018 - refuses unsupported content before the transaction
+            message.parts  # noqa: B018 - refuses unsupported content before the transaction
 
         def work(conn: Connection) -> Json:
             self._thread(conn, project, thread_id, lock=True)
@@ -373,11 +457,14 @@ class ClassicService:
         now = self.store.now()
         thread_request = request.thread or ThreadCreate()
         thread_id = new_id("thread")
-        body = {"created_at": now, "metadata": thread_request.metadata or {}, "tool_resources": {}}
+        body = self._thread_body(now, thread_request, request.tool_resources)
         new = self._message_items(thread_request.messages or [], now)
+        attached = [f for m in thread_request.messages or [] for f in m.search_files]
 
         def work(conn: Connection) -> Json:
             self._assistant(conn, project, request.assistant_id)
+            self._check_stores(conn, project, body)
+            self._attach(conn, project, thread_id, body, attached)
             AgentStore.insert_conversation(conn, project, thread_id, API, body)
             AgentStore.add_items(conn, project, new, conversation_id=thread_id)
             return self._start_run(conn, project, thread_id, request)
@@ -480,10 +567,17 @@ class ClassicService:
 
     # Steps ---------------------------------------------------------------------------------
 
-    async def list_steps(self, project: str, thread_id: str, run_id: str, **paging: Any) -> Page:
+    async def list_steps(
+        self,
+        project: str,
+        thread_id: str,
+        run_id: str,
+        include: Sequence[str] = (),
+        **paging: Any,
+    ) -> Page:
         def work(conn: Connection) -> Page:
             row = self.run_row(conn, project, thread_id, run_id)
-            render = StepRenderer(conn, row)
+            render = StepRenderer(conn, row, _with_content(include))
             return AgentStore.page(
                 conn,
                 run_steps,
@@ -494,7 +588,9 @@ class ClassicService:
 
         return await self.store.read(work)
 
-    async def get_step(self, project: str, thread_id: str, run_id: str, step_id: str) -> Json:
+    async def get_step(
+        self, project: str, thread_id: str, run_id: str, step_id: str, include: Sequence[str] = ()
+    ) -> Json:
         def work(conn: Connection) -> Json:
             row = self.run_row(conn, project, thread_id, run_id)
             body = conn.execute(
@@ -504,7 +600,7 @@ class ClassicService:
             ).scalar_one_or_none()
             if body is None:
                 raise missing("run step", step_id)
-            return StepRenderer(conn, row)(dict(body))
+            return StepRenderer(conn, row, _with_content(include))(dict(body))
 
         return await self.store.read(work)
 
@@ -512,8 +608,9 @@ class ClassicService:
 class StepRenderer:
     """Renders a run's steps with what they need: the run's items and calls, read once."""
 
-    def __init__(self, conn: Connection, run: Row[Any]) -> None:
+    def __init__(self, conn: Connection, run: Row[Any], content: bool = False) -> None:
         self.run = run
+        self.content = content
         rows = conn.execute(select(items).where(items.c.run_id == run.id).order_by(items.c.seq))
         self.items = [item_from_row(r) for r in rows]
         self.calls = {call.id: call for call in calls_of(conn, [run.id])}
@@ -532,7 +629,23 @@ class StepRenderer:
             own,
             self.calls,
             self.outputs,
+            content=self.content,
         )
+
+
+SEARCH_CONTENT = "step_details.tool_calls[*].file_search.results[*].content"
+"""The one `include[]` value of run steps: file_search results with their text."""
+
+
+def _with_content(include: Sequence[str]) -> bool:
+    unknown = [value for value in include if value != SEARCH_CONTENT]
+    if unknown:
+        raise BadRequest(
+            f"'include[]' value '{unknown[0][:100]}' is not supported; the only one is "
+            f"'{SEARCH_CONTENT}'",
+            param="include[]",
+        )
+    return bool(include)
 
 
 def _waiting_calls(conn: Connection, run_id: str) -> list[Json]:

@@ -204,6 +204,14 @@ class RunStream:
         read = learned = False
         for item in told:
             if isinstance(item, Delta):
+                if learned and not read:
+                    # What was stored before this piece is told first (a step carried out
+                    # in process, such as a file search, comes before the answer it fed).
+                    caught_up, finished = self._catch_up()
+                    events += caught_up
+                    learned = False
+                    if finished:
+                        return events, False, True
                 events += self._piece(item)
             elif item.snapshot is None:
                 read = True
@@ -306,6 +314,19 @@ class RunStream:
         events.append((f"thread.message.{status}", message))
         return events
 
+    def _close_tool_steps(self, step: Json) -> list[Event]:
+        """The model answers again only once its tool calls are done: their step is told
+        completed before the answer's step begins (the store records both with the answer)."""
+        if step["id"] in self.steps:
+            return []
+        events: list[Event] = []
+        for earlier in self.known.wire_steps():
+            if earlier["type"] == "tool_calls" and self.steps.get(earlier["id"]) == "in_progress":
+                self.steps[earlier["id"]] = "completed"
+                done = {**earlier, "status": "completed", "completed_at": step["created_at"]}
+                events.append(("thread.run.step.completed", done))
+        return events
+
     def _piece(self, delta: Delta) -> list[Event]:
         message_id = delta.item["id"]
         if message_id in self.done_messages:
@@ -315,7 +336,7 @@ class RunStream:
         step = step_view(
             delta.step, self.run["id"], self.known.thread_id, assistant, [item], {}, {}
         )
-        events = self._announce_step(step, self.run)
+        events = self._close_tool_steps(step) + self._announce_step(step, self.run)
         events += self._announce_message(message_view(item))
         self.open_messages[message_id] += delta.text
         events.append(_delta_event(message_id, delta.text))

@@ -58,15 +58,39 @@ def thread_view(conversation_id: str, body: Json) -> Json:
     }
 
 
-def _content(item: Json) -> list[Json]:
-    return [
-        {
-            "type": "text",
-            "text": {"value": part["text"], "annotations": part.get("annotations") or []},
+def _annotation(note: Json) -> Json:
+    """A core annotation as the classic API writes it."""
+    if note.get("type") != "file_citation":
+        return note
+    return {
+        "type": "file_citation",
+        "text": note["text"],
+        "start_index": note["start_index"],
+        "end_index": note["end_index"],
+        "file_citation": {"file_id": note["file_id"], "quote": ""},
+    }
+
+
+def _part(part: Json) -> Json | None:
+    kind = part["type"]
+    if kind == "text":
+        notes = [_annotation(note) for note in part.get("annotations") or []]
+        return {"type": "text", "text": {"value": part["text"], "annotations": notes}}
+    if kind == "image_file":
+        return {
+            "type": "image_file",
+            "image_file": {"file_id": part["file_id"], "detail": part.get("detail")},
         }
-        for part in item.get("content") or []
-        if part["type"] == "text"
-    ]
+    if kind == "image_url":
+        return {
+            "type": "image_url",
+            "image_url": {"url": part["url"], "detail": part.get("detail")},
+        }
+    return None
+
+
+def _content(item: Json) -> list[Json]:
+    return [view for part in item.get("content") or [] if (view := _part(part)) is not None]
 
 
 def message_view(item: Json) -> Json:
@@ -163,7 +187,40 @@ def run_view(run_id: str, thread_id: str, status: str, run: Json, waiting: Seque
     }
 
 
-def _call_view(call: Call | None, item: Json, outputs: dict[str, str]) -> Json:
+_RANKER = "default_2024_08_21"
+"""The name the service gives its ranker when the client asks for `auto`."""
+
+
+def _search_view(item: Json, content: bool) -> Json:
+    ranking = item.get("ranking_options") or {"ranker": "auto", "score_threshold": 0.0}
+    results = []
+    for result in item.get("results") or []:
+        shown: Json = {
+            "file_id": result["file_id"],
+            "file_name": result["file_name"],
+            "score": result["score"],
+        }
+        if content:
+            shown["content"] = [{"type": "text", "text": result["content"]}]
+        results.append(shown)
+    return {
+        "id": item["call_id"],
+        "type": "file_search",
+        "file_search": {
+            "ranking_options": {
+                "ranker": _RANKER if ranking["ranker"] == "auto" else ranking["ranker"],
+                "score_threshold": ranking["score_threshold"],
+            },
+            "results": results,
+        },
+    }
+
+
+def _call_view(
+    call: Call | None, item: Json, outputs: dict[str, str], content: bool = False
+) -> Json:
+    if item.get("tool") == "file_search":
+        return _search_view(item, content)
     view: Json = {
         "id": item["call_id"],
         "type": "function",
@@ -193,9 +250,12 @@ def step_view(
     items: Sequence[Json],
     calls: dict[str, Call],
     outputs: dict[str, str],
+    *,
+    content: bool = False,
 ) -> Json:
     """`items`: the step's own items; `calls`: the run's calls by item id; `outputs`: every
-    output the run has, by call id."""
+    output the run has, by call id; `content`: show file_search results' text (the client
+    asked with `include[]`)."""
     if step["kind"] == "message_creation":
         message = next((i["id"] for i in items if i["type"] == "message"), None)
         details: Json = {
@@ -206,7 +266,7 @@ def step_view(
         details = {
             "type": "tool_calls",
             "tool_calls": [
-                _call_view(calls.get(i["id"]), i, outputs)
+                _call_view(calls.get(i["id"]), i, outputs, content)
                 for i in items
                 if i["type"] == "function_call"
             ],

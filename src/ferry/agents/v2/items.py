@@ -2,9 +2,9 @@
 and written back out in the API's shapes.
 
 A client may send a plain string (one user message), easy messages (`{"role", "content"}`),
-typed messages with `input_text`/`output_text` parts, and the outputs of function calls it was
-asked to make (`function_call_output`); also function calls of its own history. Images and
-files are refused plainly until Ferry stores files.
+typed messages with `input_text`/`output_text` and `input_image` parts (a URL or an uploaded
+file), and the outputs of function calls it was asked to make (`function_call_output`); also
+function calls of its own history. `input_file` parts are refused plainly.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 from ferry.agents.errors import BadRequest, NotSupported
 from ferry.runs.calls import Call
-from ferry.runs.records import call_item, message_item, output_item, text_of, text_parts
+from ferry.runs.records import call_item, message_item, output_item, text_parts
 from ferry.runs.status import CallState
 
 __all__ = ["input_items", "render_item"]
@@ -33,10 +33,10 @@ def _text(content: Any, where: str) -> str:
     pieces = []
     for index, part in enumerate(content):
         kind = part.get("type") if isinstance(part, dict) else None
-        if kind in ("input_image", "input_file", "input_audio", "image_url"):
+        if kind in ("input_file", "input_audio", "image_url", "input_image"):
             raise NotSupported(
-                f"{where}.content[{index}]: '{kind}' parts are not supported by Ferry yet "
-                "(only text)",
+                f"{where}.content[{index}]: '{kind}' parts are not supported by Ferry here "
+                "(messages take text and input_image parts)",
                 param=f"{where}.content",
             )
         if kind not in _TEXT_PARTS or not isinstance(part.get("text"), str):
@@ -57,14 +57,42 @@ def _output(value: Any, where: str) -> str:
     raise BadRequest(f"{where}.output must be a string", param=f"{where}.output")
 
 
+def _image(part: Json, where: str) -> Json:
+    """An `input_image` part (a URL or an uploaded file) in the core's shape."""
+    detail = part.get("detail") or "auto"
+    if detail not in ("auto", "low", "high"):
+        raise BadRequest(f"{where}.detail must be auto, low or high", param=where)
+    url, file_id = part.get("image_url"), part.get("file_id")
+    if isinstance(file_id, str) and file_id:
+        return {"type": "image_file", "file_id": file_id, "detail": detail}
+    if isinstance(url, str) and url.startswith(("https://", "http://", "data:image/")):
+        return {"type": "image_url", "url": url, "detail": detail}
+    raise BadRequest(
+        f"{where} needs an 'image_url' (http(s) or data:image/…) or a 'file_id'", param=where
+    )
+
+
+def _content(content: Any, where: str) -> list[Json]:
+    """A message's content (a string, or text and image parts) in the core's shape."""
+    if not isinstance(content, list):
+        return text_parts(_text(content, where))
+    parts: list[Json] = []
+    for index, part in enumerate(content):
+        if isinstance(part, dict) and part.get("type") == "input_image":
+            parts.append(_image(part, f"{where}.content[{index}]"))
+        else:
+            parts += text_parts(_text([part], where))
+    return parts
+
+
 def _message(item: Json, where: str, now: int) -> Json:
     role = item.get("role")
     if role not in _ROLES:
         raise BadRequest(f"{where}.role must be one of {', '.join(_ROLES)}", param=f"{where}.role")
-    text = _text(item.get("content"), where)
-    if len(text) > _LIMIT:
+    parts = _content(item.get("content"), where)
+    if sum(len(part.get("text") or "") for part in parts) > _LIMIT:
         raise BadRequest(f"{where} is longer than {_LIMIT} characters", param=where)
-    return message_item(role, text_parts(text), now)
+    return message_item(role, parts, now)
 
 
 def _function_output(item: Json, where: str, now: int) -> Json:
@@ -140,30 +168,87 @@ def _call_status(call: Call | None) -> str:
     return "incomplete"
 
 
+def _annotation(note: Json) -> Json:
+    if note.get("type") != "file_citation":
+        return note
+    return {
+        "type": "file_citation",
+        "file_id": note["file_id"],
+        "filename": note["filename"],
+        "index": note["start_index"],
+    }
+
+
+def _parts(item: Json) -> list[Json]:
+    """A message's content as the Responses API writes it."""
+    assistant = item["role"] == "assistant"
+    parts: list[Json] = []
+    for part in item.get("content") or []:
+        kind = part["type"]
+        if kind == "text" and assistant:
+            notes = [_annotation(note) for note in part.get("annotations") or []]
+            parts.append(
+                {"type": "output_text", "text": part["text"], "annotations": notes, "logprobs": []}
+            )
+        elif kind == "text":
+            parts.append({"type": "input_text", "text": part["text"]})
+        elif kind == "image_url":
+            parts.append(
+                {"type": "input_image", "image_url": part["url"], "detail": part["detail"]}
+            )
+        elif kind == "image_file":
+            parts.append(
+                {"type": "input_image", "file_id": part["file_id"], "detail": part["detail"]}
+            )
+    if assistant and not parts:
+        parts.append({"type": "output_text", "text": "", "annotations": [], "logprobs": []})
+    return parts
+
+
+def _search_call(item: Json, results: bool) -> Json:
+    shown = None
+    if results:
+        shown = [
+            {
+                "file_id": r["file_id"],
+                "filename": r["file_name"],
+                "score": r["score"],
+                "text": r["content"],
+                "attributes": {},
+            }
+            for r in item.get("results") or []
+        ]
+    return {
+        "type": "file_search_call",
+        "id": item["id"],
+        "status": "completed" if "output" in item else "in_progress",
+        "queries": item.get("queries") or [],
+        "results": shown,
+    }
+
+
 def render_item(
-    item: Json, calls: dict[str, Call] | None = None, agent: Json | None = None
+    item: Json,
+    calls: dict[str, Call] | None = None,
+    agent: Json | None = None,
+    *,
+    results: bool = False,
 ) -> Json:
     """An item as the Responses and Conversations APIs show it. `calls`: the state of the
-    calls that runs made, by item id (a client's own calls have none)."""
+    calls that runs made, by item id (a client's own calls have none); `results`: show
+    file_search results (the client asked with `include`)."""
     kind = item["type"]
     reference = _reference(item.get("agent") or agent)
     if kind == "message":
-        assistant = item["role"] == "assistant"
-        part = "output_text" if assistant else "input_text"
-        content = [
-            {"type": part, "text": text_of(item), "annotations": [], "logprobs": []}
-            if assistant
-            else {"type": part, "text": text_of(item)}
-        ]
-        if not assistant and not text_of(item) and not item.get("content"):
-            content = []
         view: Json = {
             "type": "message",
             "id": item["id"],
             "status": item.get("status", "completed"),
             "role": item["role"],
-            "content": content,
+            "content": _parts(item),
         }
+    elif kind == "function_call" and item.get("tool") == "file_search":
+        view = _search_call(item, results)
     elif kind == "function_call":
         call = (calls or {}).get(item["id"])
         queued = item.get("tool") == "azure_function"

@@ -179,6 +179,20 @@ class ItemsCreate(Body):
     items: list[Any] = Field(min_length=1, max_length=20)
 
 
+INCLUDABLE = (
+    "file_search_call.results",
+    "message.input_image.image_url",
+    "message.output_text.logprobs",
+    "reasoning.encrypted_content",
+    "code_interpreter_call.outputs",
+    "computer_call_output.output.image_url",
+    "web_search_call.action.sources",
+)
+"""What `include` may ask for. Ferry fills in `file_search_call.results`; the rest it has
+nothing to add for (no logprobs, reasoning or other tools' outputs), and says so by leaving
+them out rather than refusing a request the service accepts."""
+
+
 class ResponseCreate(_Sampling):
     model: str | None = Field(default=None, min_length=1, max_length=256)
     agent_reference: Json | None = None
@@ -196,6 +210,15 @@ class ResponseCreate(_Sampling):
     background: bool | None = None
     truncation: Literal["auto", "disabled"] | None = None
     user: str | None = Field(default=None, max_length=512)
+    include: list[str] | None = None
+
+    @field_validator("include")
+    @classmethod
+    def _include(cls, value: list[str] | None) -> list[str] | None:
+        for name in value or []:
+            if name not in INCLUDABLE:
+                raise ValueError(f"'{name[:100]}' is not one of: {', '.join(INCLUDABLE)}")
+        return value
 
     @field_validator("conversation")
     @classmethod

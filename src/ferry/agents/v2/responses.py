@@ -26,6 +26,7 @@ from ferry.agents.v2.items import input_items, render_item
 from ferry.agents.v2.requests import ResponseCreate, format_of
 from ferry.agents.v2.views import response_view
 from ferry.ids import new_id
+from ferry.knowledge.vectorstores import VectorStores
 from ferry.runs.bus import RunBus, watch_run
 from ferry.runs.calls import calls_of
 from ferry.runs.items import item_from_row
@@ -199,6 +200,7 @@ class ResponsesV2:
             client_calls="end",
             background=bool(request.background),
             store=request.store is not False,
+            include=request.include or [],
         )
 
     async def create(
@@ -225,6 +227,7 @@ class ResponsesV2:
         def work(conn: Connection) -> Json:
             agent, definition = self._agent(conn, project, request, path_agent)
             body = self._body(request, agent, definition, now_ms // 1000)
+            VectorStores.check_tools(conn, project, body["tools"])
             conversation_id = request.conversation_id
             chain: list[str] = []
             previous = request.previous_response_id

@@ -32,7 +32,7 @@ from ferry.agents.v2.responses import ResponsesV2
 from ferry.agents.v2.stream import ResponseStream
 from ferry.ids import new_id
 
-__all__ = ["OPENAI_BASES", "V2Routes"]
+__all__ = ["OPENAI_BASES", "ROOT_BASES", "V2Routes"]
 
 OPENAI_BASES = ("/openai/v1", "/openai", "/agents/{agent_name}/endpoint/protocols/openai")
 """Where the responses and conversations are, under a project."""

@@ -134,6 +134,7 @@ def response_view(
         if agent.get("version"):
             reference["version"] = str(agent["version"])
     shown = response_status(status)
+    included = run.get("include") or []
     error = run.get("last_error") if shown == "failed" else None
     if status == "expired" and error is None:
         error = {"code": "expired", "message": "the response expired before it finished"}
@@ -149,7 +150,10 @@ def response_view(
         "instructions": run.get("instructions"),
         "max_output_tokens": run.get("max_output_tokens"),
         "model": run["model"],
-        "output": [render_item(item, calls, agent) for item in output],
+        "output": [
+            render_item(item, calls, agent, results="file_search_call.results" in included)
+            for item in output
+        ],
         "parallel_tool_calls": run.get("parallel_tool_calls", True),
         "previous_response_id": previous_run_id,
         "conversation": {"id": conversation_id} if conversation_id else None,

@@ -31,6 +31,7 @@ _NO_KEY = "unused"
 
 
 class OpenAIBackend(ModelBackend):
+    accepts_images = True
     """Chat completions over HTTP; `azure=True` speaks Azure OpenAI's deployment URLs."""
 
     def __init__(
@@ -189,6 +190,13 @@ class OpenAIBackend(ModelBackend):
 
 def _message(message: ChatMessage) -> Json:
     body: Json = {"role": message.role, "content": message.content}
+    if message.images:
+        parts: list[Json] = [{"type": "text", "text": message.content}] if message.content else []
+        parts += [
+            {"type": "image_url", "image_url": {"url": image.url, "detail": image.detail}}
+            for image in message.images
+        ]
+        body["content"] = parts
     if message.tool_calls:
         body["tool_calls"] = [
             {

@@ -5,6 +5,8 @@ weights. Applied in this order to the request:
 2. `call NAME {json}; call NAME2 {json}`: call those tools (several: in parallel);
 3. `fail …`: fail like a broken backend, with the rest of the text as the message;
 4. "weather in/for/at X" and a tool taking `location`: call it with X;
+4b. a `file_search` tool: search for the user's words (its results are answered with the
+   line of the best passage that shares most words with the question, and its marker);
 5. tool_choice "required" or naming a function: call that (or the first) tool with `{}`;
 6. otherwise: "You said: …" ("Hello." with no user message).
 
@@ -36,6 +38,8 @@ _WEATHER = re.compile(r"\bweather\s+(?:in|for|at)\s+(?P<place>[^?.]+)", re.IGNOR
 _DIRECTIVE = re.compile(r"\s*(?:call\s+)?(?P<name>[^\s{;]+)\s*", re.IGNORECASE)
 _PIECE = re.compile(r"\S+\s*")
 _DECODER = json.JSONDecoder()
+_PASSAGE = re.compile(r"(?P<marker>【\d+:\d+†[^】\n]*】)\n(?P<text>(?:(?!【).*\n?)*)")
+"""The first passage of a file_search result and its marker (`ferry.knowledge.filesearch`)."""
 
 
 def _call_id() -> str:
@@ -75,10 +79,31 @@ class ScriptedBackend(ModelBackend):
 
 def _from_results(messages: Sequence[ChatMessage], results: Sequence[ChatMessage]) -> str:
     names = {call.id: call.name for m in messages for call in m.tool_calls}
-    return " ".join(
-        f"{names.get(m.tool_call_id or '', 'The tool')} says: {m.content or ''}".strip()
-        for m in results
-    )
+    answers = []
+    for m in results:
+        name = names.get(m.tool_call_id or "", "The tool")
+        passage = _PASSAGE.search(m.content or "") if name == "file_search" else None
+        if passage is not None:
+            line = _closest_line(passage["text"], _question(messages))
+            answers.append(f"{line[:300]} {passage['marker']}")
+        else:
+            answers.append(f"{name} says: {m.content or ''}".strip())
+    return " ".join(answers)
+
+
+def _question(messages: Sequence[ChatMessage]) -> str:
+    users = [m.content or "" for m in messages if m.role == "user"]
+    return users[-1] if users else ""
+
+
+def _closest_line(passage: str, question: str) -> str:
+    """The passage's line sharing most (lowercased) words with the question; the first on
+    a tie."""
+    wanted = set(re.findall(r"\w+", question.lower()))
+    lines = [line.strip() for line in passage.splitlines() if line.strip()]
+    if not lines:
+        return ""
+    return max(lines, key=lambda line: len(wanted & set(re.findall(r"\w+", line.lower()))))
 
 
 def _calls(text: str, request: ChatRequest) -> list[ToolCall]:
@@ -94,6 +119,8 @@ def _calls(text: str, request: ChatRequest) -> list[ToolCall]:
     weather = _weather(text, tools)
     if weather:
         return weather
+    if text and any(tool.name == "file_search" for tool in tools):
+        return [ToolCall(_call_id(), "file_search", json.dumps({"query": text}))]
     choice = request.tool_choice
     if choice == "required":
         return [ToolCall(_call_id(), tools[0].name, "{}")]

@@ -1,0 +1,1 @@
+"""Files, vector stores and the search over them (the file_search tool's knowledge)."""
