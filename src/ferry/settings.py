@@ -22,6 +22,7 @@ from pydantic_settings import (
 )
 
 from ferry.errors import ConfigError
+from ferry.knowledge.embeddings import EmbeddingsConfig
 from ferry.models.router import Fallback, ModelConfig
 
 __all__ = ["DEFAULT_CONFIG_FILE", "Settings"]
@@ -83,6 +84,12 @@ class Settings(BaseSettings):
     models: dict[str, ModelConfig] = Field(
         default_factory=dict,
         description="agent model name (or '*') → backend, e.g. [models.'gpt-4o-mini']",
+    )
+    embeddings: EmbeddingsConfig | None = Field(
+        default=None,
+        description="the embeddings model for hybrid file search, e.g. [embeddings] model = "
+        "'text-embedding-3-small' (or FERRY_EMBEDDINGS_MODEL with OPENAI_BASE_URL); "
+        "without one, file search is full-text only",
     )
     accounts: Annotated[dict[str, str], NoDecode] = Field(
         default_factory=dict,

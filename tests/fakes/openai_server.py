@@ -18,9 +18,11 @@ import collections
 import dataclasses
 import itertools
 import json
+import re
 import socket
 import threading
 import time
+import zlib
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -84,6 +86,10 @@ class FakeOpenAIServer:
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self.port = 0
+        self.concepts: dict[str, str] = {}
+        """Embeddings: word → the concept it counts as (synonyms share one), see `_embed`."""
+        self.embedding_requests = 0
+        self.embeddings_fail = False
 
     # -- addresses ---------------------------------------------------------------------------
 
@@ -218,6 +224,7 @@ class FakeOpenAIServer:
         return Starlette(
             routes=[
                 Route("/v1/chat/completions", self._chat, methods=["POST"]),
+                Route("/v1/embeddings", self._embeddings, methods=["POST"]),
                 Route(
                     "/openai/deployments/{deployment}/chat/completions",
                     self._chat,
@@ -263,6 +270,34 @@ class FakeOpenAIServer:
                 media_type="text/event-stream",
             )
         return JSONResponse(_completion(reply, completion_id, model))
+
+    async def _embeddings(self, request: Request) -> Response:
+        """A bag of concepts: each word (lowercased, mapped through `concepts`) adds 1 to
+        one of 64 dimensions chosen by a stable hash, so texts sharing concepts are near."""
+        self.embedding_requests += 1
+        if self.embeddings_fail:
+            return JSONResponse({"error": {"message": "embeddings are down"}}, status_code=500)
+        body = await request.json()
+        texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        data = [
+            {"object": "embedding", "index": n, "embedding": self._embed(text)}
+            for n, text in enumerate(texts)
+        ]
+        return JSONResponse(
+            {
+                "object": "list",
+                "data": data,
+                "model": body.get("model", "fake-embeddings"),
+                "usage": {"prompt_tokens": 1, "total_tokens": 1},
+            }
+        )
+
+    def _embed(self, text: str) -> list[float]:
+        vector = [0.0] * 64
+        for word in re.findall(r"\w+", text.lower()):
+            concept = self.concepts.get(word, word)
+            vector[zlib.crc32(concept.encode()) % 64] += 1.0
+        return vector
 
 
 def _tool_call(call: tuple[str, Any] | Json, number: int) -> Json:

@@ -22,6 +22,7 @@ from ferry.agents.services import AgentServices
 from ferry.identity.tls import ensure_certificates
 from ferry.identity.tokens import TokenIssuer
 from ferry.instance import Instance
+from ferry.knowledge.embeddings import Embedder
 from ferry.knowledge.files import FileStore
 from ferry.knowledge.filesearch import FileSearch
 from ferry.knowledge.images import FileImages
@@ -65,6 +66,7 @@ def build_agents(
     the local identity (`authorizer` by default checks them with the data folder's key)."""
     models = ModelRouter.from_environment(os.environ, settings.models, settings.fallback_model)
     bus = RunBus()
+    embedder = Embedder.from_settings(settings.embeddings, os.environ)
     run_engine = (
         RunEngine(
             database,
@@ -73,14 +75,14 @@ def build_agents(
             tool_timeout=settings.tool_timeout,
             lease_seconds=settings.run_lease,
             bus=bus,
-            builtins=builtin_tools(database),
+            builtins=builtin_tools(database, embedder),
             images=FileImages(FileStore(database)),
         )
         if engine
         else None
     )
     ingester = (
-        Ingester(database, FileStore(database), lease_seconds=settings.run_lease)
+        Ingester(database, FileStore(database), lease_seconds=settings.run_lease, embedder=embedder)
         if engine
         else None
     )
@@ -107,6 +109,8 @@ def build_agents(
                 await run_engine.stop()
             if ingester is not None:
                 await ingester.stop()
+            if embedder is not None:
+                await embedder.close()
             await locator.close()
             await models.close()
 
@@ -115,9 +119,9 @@ def build_agents(
     return AgentsPart(app, run_engine, models, models.prepare() if engine else [])
 
 
-def builtin_tools(database: Database) -> list[BuiltinTool]:
+def builtin_tools(database: Database, embedder: Embedder | None) -> list[BuiltinTool]:
     """The tools the engine carries out itself."""
-    return [FileSearch(database, VectorStores(database))]
+    return [FileSearch(database, VectorStores(database), embedder)]
 
 
 def local_locator(settings: Settings, database: Database, *, serves_queues: bool) -> QueueLocator:
@@ -164,17 +168,20 @@ def run_worker(settings: Settings, announce: Callable[[str, list[tuple[str, str]
     try:
         locator = local_locator(settings, database, serves_queues=False)
         models = ModelRouter.from_environment(os.environ, settings.models, settings.fallback_model)
+        embedder = Embedder.from_settings(settings.embeddings, os.environ)
         engine = RunEngine(
             database,
             models,
             locator,
             tool_timeout=settings.tool_timeout,
             lease_seconds=settings.run_lease,
-            builtins=builtin_tools(database),
+            builtins=builtin_tools(database, embedder),
             images=FileImages(FileStore(database)),
         )
         models.prepare()
-        ingester = Ingester(database, FileStore(database), lease_seconds=settings.run_lease)
+        ingester = Ingester(
+            database, FileStore(database), lease_seconds=settings.run_lease, embedder=embedder
+        )
 
         async def main() -> None:
             stop = asyncio.Event()
@@ -189,6 +196,8 @@ def run_worker(settings: Settings, announce: Callable[[str, list[tuple[str, str]
             finally:
                 await engine.stop()
                 await ingester.stop()
+                if embedder is not None:
+                    await embedder.close()
                 await locator.close()
                 await models.close()
 

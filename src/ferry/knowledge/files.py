@@ -17,6 +17,7 @@ from sqlalchemy import Connection, delete, func, insert, select
 
 from ferry.clock import Clock, system_clock
 from ferry.ids import new_id
+from ferry.knowledge.chunkstore import drop_chunks
 from ferry.knowledge.errors import KnowledgeNotFound, KnowledgeRefused
 from ferry.store import Database
 from ferry.store.schema import chunks, file_parts, files, vector_store_files
@@ -178,7 +179,7 @@ class FileStore:
             if not gone:
                 return False
             conn.execute(delete(file_parts).where(file_parts.c.file_id == file_id))
-            conn.execute(delete(chunks).where(chunks.c.file_id == file_id))
+            drop_chunks(conn, chunks.c.file_id == file_id)
             conn.execute(delete(vector_store_files).where(vector_store_files.c.file_id == file_id))
             return True
 

@@ -8,17 +8,21 @@ service's answers carry them.
 
 Which stores are searched: the tool's own `vector_store_ids` (v2), else the run's
 `tool_resources.file_search.vector_store_ids` (classic: the assistant's and the thread's,
-merged when the run is created).
+merged when the run is created). With an embeddings model the search is hybrid
+(`ferry.knowledge.search`); if the model fails, the words alone are searched.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
 from typing import Any
 
-from ferry.knowledge.search import search_chunks
+from ferry.knowledge.embeddings import Embedder, from_vector
+from ferry.knowledge.errors import KnowledgeError
+from ferry.knowledge.search import VectorIndex, search_chunks
 from ferry.knowledge.vectorstores import VectorStores
 from ferry.runs.builtin import BuiltinTool, ToolResult
 from ferry.runs.ledger import RunState
@@ -27,6 +31,8 @@ from ferry.store import Database
 __all__ = ["FileSearch", "file_citations"]
 
 Json = dict[str, Any]
+
+log = logging.getLogger(__name__)
 
 DEFAULT_RESULTS = 20
 READY_WAIT = 60.0
@@ -48,9 +54,13 @@ def _searches(items: list[Json]) -> list[Json]:
 class FileSearch(BuiltinTool):
     kind = "file_search"
 
-    def __init__(self, database: Database, stores: VectorStores) -> None:
+    def __init__(
+        self, database: Database, stores: VectorStores, embedder: Embedder | None = None
+    ) -> None:
         self.database = database
         self.stores = stores
+        self.embedder = embedder
+        self.index = VectorIndex()
 
     async def run(self, state: RunState, tool: Json, arguments: Json) -> ToolResult:
         query = arguments.get("query")
@@ -64,6 +74,14 @@ class FileSearch(BuiltinTool):
         if not usable:
             return ToolResult("No vector store is available to search.", details)
         await self._ready(usable)
+        vector = None
+        if self.embedder is not None:
+            try:
+                vector = from_vector((await self.embedder.embed([query]))[0])
+                details["mode"] = "hybrid"
+            except KnowledgeError as exc:  # the words still find what they can
+                log.warning("file_search falls back to full-text: %s", exc.message)
+                details["mode"] = "full_text"
         hits = await search_chunks(
             self.database,
             state.project,
@@ -71,6 +89,8 @@ class FileSearch(BuiltinTool):
             query,
             limit=limit,
             score_threshold=float(ranking.get("score_threshold") or 0.0),
+            query_vector=vector,
+            index=self.index,
         )
         await self.stores.touch(state.project, usable)
         search = len(_searches(state.own))

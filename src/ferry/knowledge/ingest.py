@@ -19,10 +19,12 @@ import socket
 import uuid
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, or_, select, update
+from sqlalchemy import Connection, or_, select, update
 
 from ferry.clock import Clock, system_clock
 from ferry.knowledge.chunking import chunk_text
+from ferry.knowledge.chunkstore import drop_chunks, write_chunks
+from ferry.knowledge.embeddings import Embedder
 from ferry.knowledge.errors import KnowledgeError
 from ferry.knowledge.extract import extract_text
 from ferry.knowledge.files import FileStore
@@ -35,6 +37,8 @@ __all__ = ["Ingester"]
 log = logging.getLogger(__name__)
 
 Json = dict[str, Any]
+Chunked = tuple[list[str], list[bytes] | None]
+"""A file's chunk texts, and their vectors if an embedder is set."""
 
 
 class Ingester:
@@ -48,8 +52,10 @@ class Ingester:
         lease_seconds: float = 60.0,
         concurrency: int = 2,
         poll_interval: float = 1.0,
+        embedder: Embedder | None = None,
     ) -> None:
         self.database = database
+        self.embedder = embedder
         self.files = files
         self.clock = clock
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -139,8 +145,9 @@ class Ingester:
         finally:
             renewer.cancel()
 
-    async def _read(self, row: Json) -> list[str] | KnowledgeError:
-        """The file's chunks, or why it has none."""
+    async def _read(self, row: Json) -> Chunked | KnowledgeError:
+        """The file's chunks (with their vectors when an embedder is set), or why it has
+        none."""
         name = await self.database.read(
             lambda conn: conn.execute(
                 select(files.c.filename).where(files.c.id == row["file_id"])
@@ -157,9 +164,15 @@ class Ingester:
         pieces = await asyncio.to_thread(
             chunk_text, text, static["max_chunk_size_tokens"], static["chunk_overlap_tokens"]
         )
-        return [piece.text for piece in pieces]
+        texts = [piece.text for piece in pieces]
+        if self.embedder is None:
+            return texts, None
+        try:
+            return texts, await self.embedder.embed(texts)
+        except KnowledgeError as exc:
+            return exc
 
-    def _finish(self, conn: Connection, row: Json, outcome: list[str] | KnowledgeError) -> None:
+    def _finish(self, conn: Connection, row: Json, outcome: Chunked | KnowledgeError) -> None:
         """Chunks and status in one transaction, if this ingester still holds the lease."""
         mine = conn.execute(
             select(vector_store_files.c.seq).where(
@@ -170,34 +183,21 @@ class Ingester:
         ).scalar_one_or_none()
         if mine is None:  # cancelled, removed, or taken over after a lapsed lease
             return
-        conn.execute(
-            delete(chunks).where(
-                chunks.c.vector_store_id == row["vector_store_id"],
-                chunks.c.file_id == row["file_id"],
-            )
+        drop_chunks(
+            conn,
+            chunks.c.vector_store_id == row["vector_store_id"],
+            chunks.c.file_id == row["file_id"],
         )
         body = dict(row["body"])
         if isinstance(outcome, KnowledgeError):
             status = FileStatus.FAILED
             body["last_error"] = {"code": outcome.code, "message": outcome.message}
         else:
+            texts, vectors = outcome
             status = FileStatus.COMPLETED
             body["last_error"] = None
-            body["usage_bytes"] = sum(len(text.encode()) for text in outcome)
-            if outcome:
-                conn.execute(
-                    insert(chunks),
-                    [
-                        {
-                            "project": row["project"],
-                            "vector_store_id": row["vector_store_id"],
-                            "file_id": row["file_id"],
-                            "number": number,
-                            "text": text,
-                        }
-                        for number, text in enumerate(outcome)
-                    ],
-                )
+            body["usage_bytes"] = sum(len(text.encode()) for text in texts)
+            write_chunks(conn, row, texts, vectors)
         conn.execute(
             update(vector_store_files)
             .where(vector_store_files.c.seq == row["seq"])

@@ -8,6 +8,11 @@ compares with) is plainer and the same on both: the share of the query's words o
 more letters that the passage contains (a word counts when a passage word starts with its
 first letters, which stands in for stemming). Results come in the engine's order. Only chunks
 of the project's own vector stores are ever searched.
+
+With an embeddings model set, retrieval is hybrid: the full-text ranking and the chunks whose
+vectors are nearest the query's (exact search over the stores' vectors, held in memory per
+process) are fused by reciprocal rank, and a hit's score is the larger of its word coverage
+and its cosine similarity.
 """
 
 from __future__ import annotations
@@ -15,15 +20,21 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Connection, bindparam, text
+import numpy as np
+from sqlalchemy import Connection, Row, bindparam, func, select, text
 
+from ferry.knowledge.embeddings import from_vector
 from ferry.store import Database
+from ferry.store.schema import chunk_vectors, chunks
 
-__all__ = ["Hit", "coverage", "search_chunks"]
+__all__ = ["Hit", "VectorIndex", "coverage", "fuse", "search_chunks"]
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _MAX_TERMS = 32
+_RRF = 60
+"""Reciprocal-rank fusion's constant: how much a rank beyond the first few still counts."""
 
 
 @dataclass(frozen=True)
@@ -33,6 +44,8 @@ class Hit:
     number: int
     text: str
     score: float
+    seq: int = 0
+    """The chunk's row."""
 
 
 def _terms(query: str) -> list[str]:
@@ -42,7 +55,7 @@ def _terms(query: str) -> list[str]:
 
 _SQLITE = text(
     """
-    SELECT c.file_id, c.vector_store_id, c.number, c.text, -bm25(chunks_fts) AS rank
+    SELECT c.seq, c.file_id, c.vector_store_id, c.number, c.text, -bm25(chunks_fts) AS rank
     FROM chunks_fts JOIN chunks AS c ON c.seq = chunks_fts.rowid
     WHERE chunks_fts MATCH :match AND c.project = :project AND c.vector_store_id IN :stores
     ORDER BY bm25(chunks_fts) LIMIT :limit
@@ -51,7 +64,7 @@ _SQLITE = text(
 
 _POSTGRES = text(
     """
-    SELECT c.file_id, c.vector_store_id, c.number, c.text,
+    SELECT c.seq, c.file_id, c.vector_store_id, c.number, c.text,
            ts_rank_cd(c.tsv, q.query) AS rank
     FROM chunks AS c,
          (SELECT to_tsquery('english', :match) AS query) AS q
@@ -80,8 +93,8 @@ def _query(
         {"match": match, "project": project, "stores": list(stores), "limit": limit},
     ).all()
     return [
-        Hit(file_id, store_id, number, chunk, coverage(terms, chunk))
-        for file_id, store_id, number, chunk, _rank in rows
+        Hit(file_id, store_id, number, chunk, coverage(terms, chunk), seq)
+        for seq, file_id, store_id, number, chunk, _rank in rows
     ]
 
 
@@ -99,6 +112,97 @@ def coverage(terms: Sequence[str], passage: str) -> float:
     return round(found / len(wanted), 4)
 
 
+class VectorIndex:
+    """The stores' chunk vectors in memory, for exact nearest-neighbour search by dot
+    product (the vectors are unit length). A store's matrix is read once and read again only
+    when its chunks change (their count or newest row differs), so a process answers many
+    searches from one read; every process keeps its own."""
+
+    def __init__(self) -> None:
+        self._stores: dict[str, tuple[tuple[int, int], np.ndarray, np.ndarray]] = {}
+
+    def nearest(
+        self, conn: Connection, project: str, stores: Sequence[str], query: np.ndarray, limit: int
+    ) -> list[tuple[int, float]]:
+        """(chunk row, cosine) of the `limit` chunks nearest `query`, nearest first."""
+        seqs: list[np.ndarray] = []
+        scores: list[np.ndarray] = []
+        for store in stores:
+            found = self._matrix(conn, project, store)
+            if found is None or found[1].shape[1] != query.shape[0]:
+                continue
+            seqs.append(found[0])
+            scores.append(found[1] @ query)
+        if not seqs:
+            return []
+        all_seqs, all_scores = np.concatenate(seqs), np.concatenate(scores)
+        top = np.argsort(-all_scores, kind="stable")[:limit]
+        return [(int(all_seqs[i]), float(all_scores[i])) for i in top]
+
+    def _matrix(
+        self, conn: Connection, project: str, store: str
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        owned = (chunks.c.project == project) & (chunks.c.vector_store_id == store)
+        version = conn.execute(
+            select(func.count(), func.max(chunk_vectors.c.chunk_seq))
+            .select_from(chunk_vectors.join(chunks, chunks.c.seq == chunk_vectors.c.chunk_seq))
+            .where(owned)
+        ).one()
+        key = (int(version[0]), int(version[1] or 0))
+        if not key[0]:
+            return None
+        cached = self._stores.get(store)
+        if cached is not None and cached[0] == key:
+            return cached[1], cached[2]
+        rows = conn.execute(
+            select(chunk_vectors.c.chunk_seq, chunk_vectors.c.vector)
+            .join(chunks, chunks.c.seq == chunk_vectors.c.chunk_seq)
+            .where(owned)
+        ).all()
+        seqs = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
+        matrix = np.stack([from_vector(row[1]) for row in rows])
+        self._stores[store] = (key, seqs, matrix)
+        return seqs, matrix
+
+
+def _fetch(conn: Connection, project: str, seqs: Sequence[int]) -> dict[int, Row[Any]]:
+    rows = conn.execute(
+        select(chunks).where(chunks.c.project == project, chunks.c.seq.in_(list(seqs)))
+    ).all()
+    return {row.seq: row for row in rows}
+
+
+def fuse(
+    project: str,
+    conn: Connection,
+    query: str,
+    words: list[Hit],
+    near: list[tuple[int, float]],
+    limit: int,
+) -> list[Hit]:
+    """Reciprocal-rank fusion of the full-text and the vector rankings (each chunk scores
+    1/(60 + rank) in each list it is in). A hit's `score` is the larger of its word coverage
+    and its cosine similarity (clipped to 0..1)."""
+    fused: dict[int, float] = {}
+    for rank, hit in enumerate(words):
+        fused[hit.seq] = fused.get(hit.seq, 0.0) + 1.0 / (_RRF + rank + 1)
+    for rank, (seq, _cosine) in enumerate(near):
+        fused[seq] = fused.get(seq, 0.0) + 1.0 / (_RRF + rank + 1)
+    best = sorted(fused, key=lambda seq: -fused[seq])[:limit]
+    cosines = dict(near)
+    rows = _fetch(conn, project, best)
+    terms = _terms(query)
+    hits = []
+    for seq in best:
+        row = rows.get(seq)
+        if row is None:
+            continue
+        similarity = min(max(cosines.get(seq, 0.0), 0.0), 1.0)
+        score = max(coverage(terms, row.text), round(similarity, 4))
+        hits.append(Hit(row.file_id, row.vector_store_id, row.number, row.text, score, seq))
+    return hits
+
+
 async def search_chunks(
     database: Database,
     project: str,
@@ -107,9 +211,21 @@ async def search_chunks(
     *,
     limit: int = 20,
     score_threshold: float = 0.0,
+    query_vector: np.ndarray | None = None,
+    index: VectorIndex | None = None,
 ) -> list[Hit]:
-    """The best `limit` chunks for `query` in these stores, best first."""
-    hits = await database.read(
-        lambda conn: _query(conn, project, list(vector_store_ids), query, limit)
-    )
+    """The best `limit` chunks for `query` in these stores, best first: full-text, or
+    hybrid (full-text fused with nearest vectors) when `query_vector` is given."""
+    stores = list(vector_store_ids)
+    if query_vector is None or index is None:
+        hits = await database.read(lambda conn: _query(conn, project, stores, query, limit))
+    else:
+        depth = max(limit * 2, 20)
+
+        def hybrid(conn: Connection) -> list[Hit]:
+            words = _query(conn, project, stores, query, depth)
+            near = index.nearest(conn, project, stores, query_vector, depth)
+            return fuse(project, conn, query, words, near, limit)
+
+        hits = await database.read(hybrid)
     return [hit for hit in hits if hit.score >= score_threshold]

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, delete, func, insert, select, update
 from ferry.clock import Clock, system_clock
 from ferry.ids import new_id
 from ferry.knowledge.chunking import parse_strategy
+from ferry.knowledge.chunkstore import drop_chunks
 from ferry.knowledge.errors import KnowledgeNotFound, KnowledgeRefused
 from ferry.knowledge.files import file_row
 from ferry.store import Database
@@ -355,7 +356,7 @@ class VectorStores:
     async def delete(self, project: str, vector_store_id: str) -> None:
         def work(conn: Connection) -> None:
             row = self._store_row(conn, project, vector_store_id)
-            conn.execute(delete(chunks).where(chunks.c.vector_store_id == row.id))
+            drop_chunks(conn, chunks.c.vector_store_id == row.id)
             conn.execute(
                 delete(vector_store_files).where(vector_store_files.c.vector_store_id == row.id)
             )
@@ -469,11 +470,7 @@ class VectorStores:
         def work(conn: Connection) -> None:
             store = self._store_row(conn, project, vector_store_id)
             row = self._vs_file(conn, store.id, file_id)
-            conn.execute(
-                delete(chunks).where(
-                    chunks.c.vector_store_id == store.id, chunks.c.file_id == file_id
-                )
-            )
+            drop_chunks(conn, chunks.c.vector_store_id == store.id, chunks.c.file_id == file_id)
             conn.execute(delete(vector_store_files).where(vector_store_files.c.seq == row.seq))
 
         await self.database.write(work)

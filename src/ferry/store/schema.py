@@ -25,6 +25,7 @@ __all__ = [
     "NEVER",
     "agent_versions",
     "agents",
+    "chunk_vectors",
     "chunks",
     "conversations",
     "file_parts",
@@ -360,3 +361,13 @@ chunks = Table(
     Index(None, "vector_store_id", "file_id"),
 )
 """A piece of a file's text in one vector store, the unit file_search finds and cites."""
+
+chunk_vectors = Table(
+    "chunk_vectors",
+    metadata,
+    Column("chunk_seq", BigInteger, primary_key=True),
+    Column("vector_store_id", String(64), nullable=False),
+    Column("vector", LargeBinary, nullable=False),
+    Index(None, "vector_store_id"),
+)
+"""A chunk's embedding (unit-length float32 bytes), when an embeddings model is set."""

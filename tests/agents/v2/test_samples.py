@@ -1,7 +1,8 @@
 """The official samples of azure-ai-projects 2.10.0 that need no cloud resource, run unchanged
-against a real `ferry start`: agents with versions behind an agent endpoint, conversations,
-responses (plain model and agent), streaming, structured output, function tools, and the
-`azure_function` tool with the samples' own function app carried over Ferry's queues.
+against a real `ferry start` on SQLite and on PostgreSQL: agents with versions behind an agent
+endpoint, conversations, responses (plain model and agent), streaming, structured output,
+function tools, the `azure_function` tool with the samples' own function app carried over
+Ferry's queues, files, file search and image input.
 
 `make test` downloads the samples from the package's source distribution on PyPI into
 `.venv-clients/samples` (they are not in its wheel). Each sample runs in a process of its own
@@ -25,6 +26,8 @@ import pytest
 from ferry.spawn import spawn
 from tests.agents.conftest import Ferry
 from tests.agents.samples import client_environment, run_sample, samples_folder
+from tests.agents.v2.conftest import store_args
+from tests.conftest import BACKENDS
 from tests.fakes.openai_server import FakeOpenAIServer
 
 pytestmark = pytest.mark.slow
@@ -86,8 +89,11 @@ class Samples:
         return run_sample(_samples() / sample, env)
 
 
-@pytest.fixture(scope="module")
-def samples(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Samples]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def samples(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Samples]:
+    """One `ferry start` per store (SQLite, PostgreSQL) for the whole module."""
     _samples()
     root = tmp_path_factory.mktemp("samples")
     app = _function_app(root / "weather-app")
@@ -100,7 +106,7 @@ def samples(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Samples]:
         args = ["start", "--app", str(app), "--config", str(config)]
         args += ["--queue-port", "0", "--http-port", "0", "--agents-port", "0"]
         args += ["--queue-tls-port", "0", "--identity-port", "0"]
-        child = spawn(args, root / "data")
+        child = spawn([*args, *store_args(request.param, request)], root / "data")
         try:
             ferry = Ferry(child, root / "data")
             # `ferry env` gives FOUNDRY_PROJECT_ENDPOINT, the name the 2.x samples read.
