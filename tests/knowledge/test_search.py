@@ -83,3 +83,21 @@ def test_coverage() -> None:
     assert coverage(["zebras", "of"], "zebras") == 1.0  # short words do not count
     assert coverage(["cars"], "bananas") == 0.0
     assert coverage([], "anything") == 0.0
+
+
+def test_a_rare_word_outranks_common_ones(database: Database) -> None:
+    """Both engines weigh a word by its rarity (PostgreSQL's `ts_rank_cd` alone does not)."""
+    common = [f"harbour fog tide harbour fog tide number {n}" for n in range(40)]
+    _put(database, "p", "vs_1", "f_common", common)
+    _put(database, "p", "vs_1", "f_rare", ["a zeppelin over the harbour"])
+    for query in ("zeppelin harbour fog tide", "What do the files say about the zeppelin?"):
+        hits = _search(database, "p", ["vs_1"], query)
+        assert hits[0].file_id == "f_rare", query
+
+
+def test_a_query_of_stop_words_only(database: Database) -> None:
+    """Kept as they are on SQLite; PostgreSQL's English configuration drops stop words from
+    passages and queries alike, so there they find nothing (and fail nothing)."""
+    _put(database, "p", "vs_1", "f_a", ["to be or not to be"])
+    found = [h.file_id for h in _search(database, "p", ["vs_1"], "to be")]
+    assert found == ([] if database.name == "postgres" else ["f_a"])

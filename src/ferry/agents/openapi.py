@@ -21,6 +21,12 @@ from ferry.agents.classic.requests import (
     ThreadUpdate,
     ToolOutputs,
 )
+from ferry.agents.knowledge import (
+    FileBatchCreate,
+    VectorStoreCreate,
+    VectorStoreFileCreate,
+    VectorStoreModify,
+)
 from ferry.agents.v2.requests import (
     AgentCreate,
     AgentPatch,
@@ -66,6 +72,61 @@ _OPERATIONS: list[tuple[str, str, str, type[BaseModel] | None, bool]] = [
     ),
     ("/threads/{thread_id}/runs/{run_id}/steps", "get", "listRunSteps", None, True),
     ("/threads/{thread_id}/runs/{run_id}/steps/{step_id}", "get", "getRunStep", None, False),
+    # Files and vector stores (both generations; the v2 `openai` bases serve the same).
+    ("/files", "post", "uploadFile", None, False),
+    ("/files", "get", "listFiles", None, True),
+    ("/files/{file_id}", "get", "getFile", None, False),
+    ("/files/{file_id}", "delete", "deleteFile", None, False),
+    ("/files/{file_id}/content", "get", "getFileContent", None, False),
+    ("/vector_stores", "post", "createVectorStore", VectorStoreCreate, False),
+    ("/vector_stores", "get", "listVectorStores", None, True),
+    ("/vector_stores/{vector_store_id}", "get", "getVectorStore", None, False),
+    ("/vector_stores/{vector_store_id}", "post", "modifyVectorStore", VectorStoreModify, False),
+    ("/vector_stores/{vector_store_id}", "delete", "deleteVectorStore", None, False),
+    (
+        "/vector_stores/{vector_store_id}/files",
+        "post",
+        "createVectorStoreFile",
+        VectorStoreFileCreate,
+        False,
+    ),
+    ("/vector_stores/{vector_store_id}/files", "get", "listVectorStoreFiles", None, True),
+    ("/vector_stores/{vector_store_id}/files/{file_id}", "get", "getVectorStoreFile", None, False),
+    (
+        "/vector_stores/{vector_store_id}/files/{file_id}",
+        "delete",
+        "deleteVectorStoreFile",
+        None,
+        False,
+    ),
+    (
+        "/vector_stores/{vector_store_id}/file_batches",
+        "post",
+        "createVectorStoreFileBatch",
+        FileBatchCreate,
+        False,
+    ),
+    (
+        "/vector_stores/{vector_store_id}/file_batches/{batch_id}",
+        "get",
+        "getVectorStoreFileBatch",
+        None,
+        False,
+    ),
+    (
+        "/vector_stores/{vector_store_id}/file_batches/{batch_id}/cancel",
+        "post",
+        "cancelVectorStoreFileBatch",
+        None,
+        False,
+    ),
+    (
+        "/vector_stores/{vector_store_id}/file_batches/{batch_id}/files",
+        "get",
+        "listVectorStoreFileBatchFiles",
+        None,
+        True,
+    ),
     # The v2 API: agents with versions, and the Responses and Conversations APIs.
     ("/agents", "post", "createAgentV2", AgentCreate, False),
     ("/agents", "get", "listAgentsV2", None, True),
@@ -152,6 +213,23 @@ def _parameters(path: str, lists: bool) -> list[Json]:
 
 _REF = "#/components/schemas/{model}"
 
+_UPLOAD: Json = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["file", "purpose"],
+                "properties": {
+                    "file": {"type": "string", "format": "binary"},
+                    "purpose": {"type": "string"},
+                    "filename": {"type": "string"},
+                },
+            }
+        }
+    },
+}
+
 
 @cache
 def document() -> Json:
@@ -177,6 +255,8 @@ def document() -> Json:
                 "required": True,
                 "content": {"application/json": {"schema": schema}},
             }
+        if operation_id == "uploadFile":
+            operation["requestBody"] = _UPLOAD
         paths.setdefault(_BASE + path, {})[method] = operation
     return {
         "openapi": "3.1.0",

@@ -51,6 +51,14 @@ class AgentsPart:
     models: ModelRouter
     loading: list[tuple[str, Future[Any]]]
     """Local models loading in the background, for a progress line."""
+    embedder: Embedder | None = None
+
+    def describe_models(self) -> list[tuple[str, str]]:
+        """The banner's model rows, with the embeddings model file search uses, if any."""
+        rows = self.models.describe()
+        if self.embedder is not None:
+            rows.append(("(embeddings)", self.embedder.describe()))
+        return rows
 
 
 def build_agents(
@@ -116,7 +124,7 @@ def build_agents(
 
     authorizer = authorizer or FerryTokens(TokenIssuer(settings.data))
     app = build_app(services, authorizer, lifespan=lifespan)
-    return AgentsPart(app, run_engine, models, models.prepare() if engine else [])
+    return AgentsPart(app, run_engine, models, models.prepare() if engine else [], embedder)
 
 
 def builtin_tools(database: Database, embedder: Embedder | None) -> list[BuiltinTool]:
@@ -151,7 +159,7 @@ def serve_agents(
         listener = Listener(part.app, bind(settings.host, settings.agents_port), tls)
         url = listener.url(settings.host)
         Instance(pid, {"agents": url}).write(settings.data)
-        announce(url, database.describe(), part.models.describe(), part.loading)
+        announce(url, database.describe(), part.describe_models(), part.loading)
         run_until_stopped([listener])
     finally:
         Instance.remove(settings.data, pid)
@@ -190,7 +198,10 @@ def run_worker(settings: Settings, announce: Callable[[str, list[tuple[str, str]
                 loop.add_signal_handler(sig, stop.set)
             await ingester.start()
             await engine.start()
-            announce(database.describe(), models.describe())
+            rows = models.describe()
+            if embedder is not None:
+                rows.append(("(embeddings)", embedder.describe()))
+            announce(database.describe(), rows)
             try:
                 await stop.wait()
             finally:

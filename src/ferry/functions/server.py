@@ -128,7 +128,7 @@ def serve_functions(
                 agents.app, bind(settings.host, settings.agents_port), identity.tls
             )
             agents_url = agents_listener.url(settings.host)
-            models = agents.models.describe()
+            models = agents.describe_models()
             loading = agents.loading
             listeners.append(agents_listener)
         services = {}

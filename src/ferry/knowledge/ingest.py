@@ -19,7 +19,7 @@ import socket
 import uuid
 from typing import Any
 
-from sqlalchemy import Connection, or_, select, update
+from sqlalchemy import Connection, or_, select, text, update
 
 from ferry.clock import Clock, system_clock
 from ferry.knowledge.chunking import chunk_text
@@ -37,6 +37,7 @@ __all__ = ["Ingester"]
 log = logging.getLogger(__name__)
 
 Json = dict[str, Any]
+ANALYZE_EVERY = 5_000
 Chunked = tuple[list[str], list[bytes] | None]
 """A file's chunk texts, and their vectors if an embedder is set."""
 
@@ -56,6 +57,7 @@ class Ingester:
     ) -> None:
         self.database = database
         self.embedder = embedder
+        self._unanalyzed = 0
         self.files = files
         self.clock = clock
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -136,6 +138,8 @@ class Ingester:
         try:
             outcome = await self._read(row)
             await self.database.write(lambda conn: self._finish(conn, row, outcome))
+            if not isinstance(outcome, KnowledgeError):
+                await self._analyze(len(outcome[0]))
         except Exception:
             log.exception(
                 "ingesting %s into %s failed; it will be retried",
@@ -171,6 +175,22 @@ class Ingester:
             return texts, await self.embedder.embed(texts)
         except KnowledgeError as exc:
             return exc
+
+    async def _analyze(self, written: int) -> None:
+        """On PostgreSQL, refresh the planner's statistics of `chunks` after every
+        `ANALYZE_EVERY` chunks written here: until autovacuum gets to a freshly filled table,
+        the planner reads every chunk of a store rather than use the full-text index (at
+        100k chunks, 764 ms a search instead of 47)."""
+        if self.database.name != "postgres":
+            return
+        self._unanalyzed += written
+        if self._unanalyzed < ANALYZE_EVERY:
+            return
+        self._unanalyzed = 0
+        try:
+            await self.database.write(lambda conn: conn.execute(text("ANALYZE chunks")))
+        except Exception as exc:  # statistics are an optimisation; ingestion goes on
+            log.warning("cannot analyze the chunks table: %s", exc)
 
     def _finish(self, conn: Connection, row: Json, outcome: Chunked | KnowledgeError) -> None:
         """Chunks and status in one transaction, if this ingester still holds the lease."""

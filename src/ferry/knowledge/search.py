@@ -1,8 +1,9 @@
 """Finding chunks for a query with the database's own full-text search, no model needed.
 
-SQLite ranks with FTS5's BM25 over Porter-stemmed words; PostgreSQL with `ts_rank_cd` over
-the English configuration's stems. The query's words are OR-ed (a question rarely has every
-word in one chunk). The engines' ranks are not comparable with each other, and BM25's are
+SQLite ranks with FTS5's BM25 over Porter-stemmed words; PostgreSQL by the summed inverse
+document frequencies (BM25's) of the English configuration's stems a chunk holds, then by
+`ts_rank_cd`. The query's words, less English stop words, are OR-ed (a question rarely has
+every word in one chunk). The engines' ranks are not comparable with each other, and BM25's are
 near zero in small collections, so the `score` a result carries (and `score_threshold`
 compares with) is plainer and the same on both: the share of the query's words of three or
 more letters that the passage contains (a word counts when a passage word starts with its
@@ -17,6 +18,7 @@ and its cosine similarity.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -48,9 +50,26 @@ class Hit:
     """The chunk's row."""
 
 
+_STOP_WORDS = """
+a about above after again against all am an and any are as at be because been before
+being below between both but by can could did do does doing down during each few for
+from further had has have having he her here hers him his how i if in into is it its
+itself just me more most my no nor not now of off on once only or other our ours out
+over own same she should so some such than that the their theirs them then there these
+they this those through to too under until up very was we were what when where which
+while who whom why will with would you your yours
+"""
+_STOP = frozenset(_STOP_WORDS.split())
+"""English words too common to tell passages apart: left out of queries (PostgreSQL's
+English configuration drops its own; FTS5 has none, and they made every chunk match)."""
+
+
 def _terms(query: str) -> list[str]:
-    words = [w.lower() for w in _WORD.findall(query)]
-    return list(dict.fromkeys(words))[:_MAX_TERMS]
+    """The query's distinct words, lowercased, without stop words (unless that leaves
+    none)."""
+    words = list(dict.fromkeys(w.lower() for w in _WORD.findall(query)))
+    kept = [w for w in words if w not in _STOP]
+    return (kept or words)[:_MAX_TERMS]
 
 
 _SQLITE = text(
@@ -62,16 +81,58 @@ _SQLITE = text(
     """
 ).bindparams(bindparam("stores", expanding=True))
 
-_POSTGRES = text(
-    """
-    SELECT c.seq, c.file_id, c.vector_store_id, c.number, c.text,
-           ts_rank_cd(c.tsv, q.query) AS rank
-    FROM chunks AS c,
-         (SELECT to_tsquery('english', :match) AS query) AS q
-    WHERE c.tsv @@ q.query AND c.project = :project AND c.vector_store_id IN :stores
-    ORDER BY rank DESC, c.seq LIMIT :limit
-    """
-).bindparams(bindparam("stores", expanding=True))
+
+def _postgres_weights(
+    conn: Connection, project: str, stores: list[str], terms: list[str]
+) -> list[tuple[str, float]]:
+    """Each term PostgreSQL keeps (not a stop word) with its inverse document frequency
+    among the stores' chunks, BM25's `ln(1 + (N - n + 0.5) / (n + 0.5))`: `ts_rank_cd`
+    alone weighs a rare word like a common one."""
+    scope = "project = :project AND vector_store_id IN :stores"
+    parts = [f"SELECT -1 AS i, count(*) AS n FROM chunks WHERE {scope}"]
+    values: dict[str, Any] = {"project": project, "stores": stores}
+    for i, term in enumerate(terms):
+        values[f"t{i}"] = term
+        parts.append(
+            f"SELECT {i}, CASE WHEN numnode(to_tsquery('english', :t{i})) = 0 THEN -1 ELSE "
+            f"(SELECT count(*) FROM chunks WHERE {scope} "
+            f"AND tsv @@ to_tsquery('english', :t{i})) END"
+        )
+    statement = text(" UNION ALL ".join(parts)).bindparams(bindparam("stores", expanding=True))
+    counts = {int(i): int(n) for i, n in conn.execute(statement, values)}
+    total = counts.pop(-1)
+    return [
+        (terms[i], math.log(1 + (total - n + 0.5) / (n + 0.5)))
+        for i, n in sorted(counts.items())
+        if n >= 0
+    ]
+
+
+def _postgres_query(
+    conn: Connection, project: str, stores: list[str], terms: list[str], limit: int
+) -> Any:
+    """Chunks matching any term, by the sum of the weights of the terms they hold, then by
+    `ts_rank_cd` (how often and how close together)."""
+    weighted = _postgres_weights(conn, project, stores, terms)
+    if not weighted:
+        return []
+    values: dict[str, Any] = {"project": project, "stores": stores, "limit": limit}
+    sums = []
+    for i, (term, weight) in enumerate(weighted):
+        values[f"t{i}"], values[f"w{i}"] = term, weight
+        sums.append(f"CASE WHEN c.tsv @@ to_tsquery('english', :t{i}) THEN :w{i} ELSE 0 END")
+    # Terms are \w+ only, so no operator of tsquery's syntax can get in.
+    values["match"] = " | ".join(term for term, _ in weighted)
+    statement = text(
+        f"""
+        SELECT c.seq, c.file_id, c.vector_store_id, c.number, c.text,
+               ({" + ".join(sums)}) + 0.1 * ts_rank_cd(c.tsv, q.query, 32) AS rank
+        FROM chunks AS c, (SELECT to_tsquery('english', :match) AS query) AS q
+        WHERE c.tsv @@ q.query AND c.project = :project AND c.vector_store_id IN :stores
+        ORDER BY rank DESC, c.seq LIMIT :limit
+        """
+    ).bindparams(bindparam("stores", expanding=True))
+    return conn.execute(statement, values).all()
 
 
 def _query(
@@ -81,17 +142,13 @@ def _query(
     if not terms or not stores:
         return []
     if conn.dialect.name == "postgresql":
-        # Each word becomes a prefix-free lexeme query; to_tsquery stems it and drops stop
-        # words. Words are \w+ only, so no operator of tsquery's syntax can get in.
-        match = " | ".join(terms)
-        statement = _POSTGRES
+        rows = _postgres_query(conn, project, list(stores), terms, limit)
     else:
         match = " OR ".join(f'"{term}"' for term in terms)
-        statement = _SQLITE
-    rows = conn.execute(
-        statement,
-        {"match": match, "project": project, "stores": list(stores), "limit": limit},
-    ).all()
+        rows = conn.execute(
+            _SQLITE,
+            {"match": match, "project": project, "stores": list(stores), "limit": limit},
+        ).all()
     return [
         Hit(file_id, store_id, number, chunk, coverage(terms, chunk), seq)
         for seq, file_id, store_id, number, chunk, _rank in rows
