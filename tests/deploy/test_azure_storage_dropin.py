@@ -64,7 +64,9 @@ def azurite(tmp_path: Path) -> Iterator[str]:
     )
     log.close()
     url = f"http://{address}:{port}/{ACCOUNT}"
-    deadline = time.monotonic() + 30
+    # Node starts Azurite in a second or two; on a loaded two-core machine it has taken
+    # longer than 30 s.
+    deadline = time.monotonic() + 90
     while True:
         try:  # a plain connect: the SDK would retry a refused connection for many seconds
             socket.create_connection((address, port), timeout=1).close()
@@ -72,8 +74,10 @@ def azurite(tmp_path: Path) -> Iterator[str]:
         except OSError:
             if time.monotonic() > deadline or process.poll() is not None:
                 process.kill()
+                code = process.wait()
                 raise AssertionError(
-                    f"Azurite did not start: {(tmp_path / 'azurite.log').read_text()}"
+                    f"Azurite did not start (exit status {code}): "
+                    f"{(tmp_path / 'azurite.log').read_text()}"
                 ) from None
             time.sleep(0.2)
     yield url
