@@ -35,6 +35,9 @@ __all__ = ["Hit", "VectorIndex", "coverage", "fuse", "search_chunks"]
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _MAX_TERMS = 32
+_COUNT_CAP = 2_000
+_RERANK = 200
+"""PostgreSQL: how many of the best-weighted matches `ts_rank_cd` orders."""
 _RRF = 60
 """Reciprocal-rank fusion's constant: how much a rank beyond the first few still counts."""
 
@@ -87,7 +90,9 @@ def _postgres_weights(
 ) -> list[tuple[str, float]]:
     """Each term PostgreSQL keeps (not a stop word) with its inverse document frequency
     among the stores' chunks, BM25's `ln(1 + (N - n + 0.5) / (n + 0.5))`: `ts_rank_cd`
-    alone weighs a rare word like a common one."""
+    alone weighs a rare word like a common one. Counting stops at `_COUNT_CAP` chunks a term
+    (counting every chunk of a word in most of them took longer than the search): words
+    that common all weigh the same, still far below a rare one."""
     scope = "project = :project AND vector_store_id IN :stores"
     parts = [f"SELECT -1 AS i, count(*) AS n FROM chunks WHERE {scope}"]
     values: dict[str, Any] = {"project": project, "stores": stores}
@@ -95,8 +100,8 @@ def _postgres_weights(
         values[f"t{i}"] = term
         parts.append(
             f"SELECT {i}, CASE WHEN numnode(to_tsquery('english', :t{i})) = 0 THEN -1 ELSE "
-            f"(SELECT count(*) FROM chunks WHERE {scope} "
-            f"AND tsv @@ to_tsquery('english', :t{i})) END"
+            f"(SELECT count(*) FROM (SELECT 1 FROM chunks WHERE {scope} "
+            f"AND tsv @@ to_tsquery('english', :t{i}) LIMIT {_COUNT_CAP}) AS x) END"
         )
     statement = text(" UNION ALL ".join(parts)).bindparams(bindparam("stores", expanding=True))
     counts = {int(i): int(n) for i, n in conn.execute(statement, values)}
@@ -111,25 +116,38 @@ def _postgres_weights(
 def _postgres_query(
     conn: Connection, project: str, stores: list[str], terms: list[str], limit: int
 ) -> Any:
-    """Chunks matching any term, by the sum of the weights of the terms they hold, then by
-    `ts_rank_cd` (how often and how close together)."""
+    """Chunks matching any term, by the sum of the weights of the terms they hold; among the
+    best `_RERANK` of those, ties are broken by `ts_rank_cd` (how often and how close
+    together), which is too slow to compute for every match of a common word."""
     weighted = _postgres_weights(conn, project, stores, terms)
     if not weighted:
         return []
-    values: dict[str, Any] = {"project": project, "stores": stores, "limit": limit}
-    sums = []
+    values: dict[str, Any] = {
+        "project": project,
+        "stores": stores,
+        "limit": limit,
+        "rerank": max(limit, _RERANK),
+    }
+    sums, parsed = [], []
     for i, (term, weight) in enumerate(weighted):
         values[f"t{i}"], values[f"w{i}"] = term, weight
-        sums.append(f"CASE WHEN c.tsv @@ to_tsquery('english', :t{i}) THEN :w{i} ELSE 0 END")
+        parsed.append(f"to_tsquery('english', :t{i}) AS q{i}")
+        sums.append(f"CASE WHEN c.tsv @@ q.q{i} THEN :w{i} ELSE 0 END")
     # Terms are \w+ only, so no operator of tsquery's syntax can get in.
     values["match"] = " | ".join(term for term, _ in weighted)
     statement = text(
         f"""
-        SELECT c.seq, c.file_id, c.vector_store_id, c.number, c.text,
-               ({" + ".join(sums)}) + 0.1 * ts_rank_cd(c.tsv, q.query, 32) AS rank
-        FROM chunks AS c, (SELECT to_tsquery('english', :match) AS query) AS q
-        WHERE c.tsv @@ q.query AND c.project = :project AND c.vector_store_id IN :stores
-        ORDER BY rank DESC, c.seq LIMIT :limit
+        SELECT best.seq, best.file_id, best.vector_store_id, best.number, best.text,
+               best.weight + 0.1 * ts_rank_cd(best.tsv, q.query, 32) AS rank
+        FROM (
+            SELECT c.seq, c.file_id, c.vector_store_id, c.number, c.text, c.tsv,
+                   ({" + ".join(sums)}) AS weight
+            FROM chunks AS c, (SELECT to_tsquery('english', :match) AS query,
+                                      {", ".join(parsed)}) AS q
+            WHERE c.tsv @@ q.query AND c.project = :project AND c.vector_store_id IN :stores
+            ORDER BY weight DESC, c.seq LIMIT :rerank
+        ) AS best, (SELECT to_tsquery('english', :match) AS query) AS q
+        ORDER BY rank DESC, best.seq LIMIT :limit
         """
     ).bindparams(bindparam("stores", expanding=True))
     return conn.execute(statement, values).all()
