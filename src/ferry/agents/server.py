@@ -54,11 +54,15 @@ class AgentsPart:
     embedder: Embedder | None = None
 
     def describe_models(self) -> list[tuple[str, str]]:
-        """The banner's model rows, with the embeddings model file search uses, if any."""
-        rows = self.models.describe()
-        if self.embedder is not None:
-            rows.append(("(embeddings)", self.embedder.describe()))
-        return rows
+        return model_rows(self.models, self.embedder)
+
+
+def model_rows(models: ModelRouter, embedder: Embedder | None) -> list[tuple[str, str]]:
+    """The banner's model rows, with the embeddings model file search uses, if any."""
+    rows = models.describe()
+    if embedder is not None:
+        rows.append(("(embeddings)", embedder.describe()))
+    return rows
 
 
 def build_agents(
@@ -198,10 +202,7 @@ def run_worker(settings: Settings, announce: Callable[[str, list[tuple[str, str]
                 loop.add_signal_handler(sig, stop.set)
             await ingester.start()
             await engine.start()
-            rows = models.describe()
-            if embedder is not None:
-                rows.append(("(embeddings)", embedder.describe()))
-            announce(database.describe(), rows)
+            announce(database.describe(), model_rows(models, embedder))
             try:
                 await stop.wait()
             finally:

@@ -243,10 +243,3 @@ def _part_reader(file_id: str, number: int) -> Callable[[Connection], bytes | No
         return None if value is None else bytes(value)
 
     return work
-
-
-def total_bytes(conn: Connection, file_ids: list[str]) -> int:
-    if not file_ids:
-        return 0
-    value = conn.execute(select(func.sum(files.c.bytes)).where(files.c.id.in_(file_ids)))
-    return int(value.scalar_one() or 0)

@@ -98,11 +98,6 @@ class Ingester:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), self.poll_interval)
 
-    async def drain(self) -> None:
-        """Ingest until nothing waits (for tests and `ferry` commands without a loop)."""
-        while claimed := await self.database.write(self._claim):
-            await asyncio.gather(*(self._ingest(row) for row in claimed))
-
     def _claim(self, conn: Connection) -> list[Json]:
         now = self.clock()
         free = (vector_store_files.c.status == FileStatus.IN_PROGRESS) & or_(

@@ -67,6 +67,13 @@ def _expiry(value: Any) -> Json | None:
     return {"anchor": "last_active_at", "days": value["days"]}
 
 
+def _expires_at(body: Json) -> int | None:
+    """When a store expires (Unix seconds), counted from its last activity; None if never."""
+    if not body.get("expires_after"):
+        return None
+    return int(body["last_active_at"] + body["expires_after"]["days"] * _DAY)
+
+
 def _counts(conn: Connection, where: Any) -> Json:
     rows = conn.execute(
         select(vector_store_files.c.status, func.count())
@@ -104,14 +111,16 @@ class VectorStores:
 
     # Views ---------------------------------------------------------------------------------
 
+    def _expired(self, body: Json) -> bool:
+        expires_at = _expires_at(body)
+        return expires_at is not None and expires_at <= self.now()
+
     def _store_view(self, conn: Connection, row: Any) -> Json:
         body = row.body
         counts = _counts(conn, vector_store_files.c.vector_store_id == row.id)
-        expires_at = None
-        if body.get("expires_after"):
-            expires_at = body["last_active_at"] + body["expires_after"]["days"] * _DAY
+        expires_at = _expires_at(body)
         status = "completed"
-        if expires_at is not None and expires_at <= self.now():
+        if self._expired(body):
             status = "expired"
         elif counts["in_progress"]:
             status = "in_progress"
@@ -574,7 +583,7 @@ class VectorStores:
                     vector_stores.c.id.in_(list(vector_store_ids)),
                 )
             ).all()
-            return [row.id for row in rows if self._store_view(conn, row)["status"] != "expired"]
+            return [row.id for row in rows if not self._expired(row.body)]
 
         return await self.database.read(work)
 
