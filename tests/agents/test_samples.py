@@ -9,7 +9,8 @@ endpoint, the CA bundle) and MODEL_DEPLOYMENT_NAME. File search works with the s
 (it searches for the user's words and answers with the best passage and its citation); the
 image samples need a model that accepts images, so they get a fake OpenAI-compatible server,
 and the test checks what reached it. Samples that need Azure resources (enterprise search on
-blob data sources, Azure AI Search) and code_interpreter (not built yet) are not run.
+blob data sources, Azure AI Search) are not run; the code_interpreter samples are
+tests/agents/test_tool_samples.py's.
 """
 
 from __future__ import annotations
@@ -24,9 +25,13 @@ from pathlib import Path
 
 import pytest
 
-from ferry.spawn import spawn
 from tests.agents.conftest import APPS, Ferry
-from tests.agents.samples import client_environment, run_sample, samples_folder
+from tests.agents.samples import (
+    client_environment,
+    run_sample,
+    samples_folder,
+    start_for_samples,
+)
 from tests.agents.v2.conftest import store_args
 from tests.conftest import BACKENDS
 from tests.fakes.openai_server import FakeOpenAIServer
@@ -65,15 +70,8 @@ def samples(
     app = root / "weather"
     shutil.copytree(APPS / "weather", app)
     with FakeOpenAIServer() as model:
-        config = root / "ferry.toml"
-        config.write_text(
-            f'[models."{FAKE}"]\nbackend = "openai"\nbase_url = "{model.base_url}"\n'
-            'api_key = "sk-test"\n'
-        )
-        args = ["start", "--app", str(app), "--config", str(config)]
-        args += ["--queue-port", "0", "--http-port", "0", "--agents-port", "0"]
-        args += ["--queue-tls-port", "0", "--identity-port", "0"]
-        child = spawn([*args, *store_args(request.param, request)], root / "data")
+        store = store_args(request.param, request)
+        child = start_for_samples(root, app, (FAKE, model.base_url), store)
         try:
             ferry = Ferry(child, root / "data")
             yield Samples(ferry, model, client_environment(ferry.data))

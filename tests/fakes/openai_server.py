@@ -19,7 +19,6 @@ import dataclasses
 import itertools
 import json
 import re
-import socket
 import threading
 import time
 import zlib
@@ -27,11 +26,12 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+
+from tests.fakes.serving import ThreadServer
 
 __all__ = ["FakeOpenAIServer", "RecordedRequest", "Reply"]
 
@@ -75,7 +75,9 @@ class _Delay:
     seconds: float
 
 
-class FakeOpenAIServer:
+class FakeOpenAIServer(ThreadServer):
+    name = "fake-openai"
+
     def __init__(self) -> None:
         self.requests: list[RecordedRequest] = []
         self.default: Reply | None = None
@@ -83,8 +85,6 @@ class FakeOpenAIServer:
         self._queue: collections.deque[Reply | _Delay] = collections.deque()
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
         self.port = 0
         self.concepts: dict[str, str] = {}
         """Embeddings: word → the concept it counts as (synonyms share one), see `_embed`."""
@@ -177,46 +177,6 @@ class FakeOpenAIServer:
                 error={"message": "fake OpenAI server: no reply queued", "type": "server_error"},
             )
         return dataclasses.replace(head, delay=head.delay + delay) if delay else head
-
-    # -- lifecycle ---------------------------------------------------------------------------
-
-    def start(self) -> FakeOpenAIServer:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self.port = int(sock.getsockname()[1])
-        config = uvicorn.Config(
-            self._app(),
-            log_level="warning",
-            lifespan="off",
-            http="h11",
-            ws="none",
-            loop="asyncio",
-            timeout_graceful_shutdown=1,
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [sock]}, name="fake-openai", daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the fake OpenAI server did not start")
-            time.sleep(0.005)
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None and self._thread is not None:
-            self._server.should_exit = True
-            self._thread.join(timeout=10)
-        self._server = self._thread = None
-
-    def __enter__(self) -> FakeOpenAIServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # -- HTTP --------------------------------------------------------------------------------
 

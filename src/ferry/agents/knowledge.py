@@ -270,6 +270,13 @@ class KnowledgeRoutes:
             Route(file, e(self.get_file), methods=["GET"]),
             Route(file, e(self.delete_file), methods=["DELETE"]),
             Route(f"{file}/content", e(self.file_content), methods=["GET"]),
+            # Files code_interpreter wrote are the project's files; a container names the
+            # session that wrote them, which the content does not depend on.
+            Route(
+                f"{base}/containers/{{container_id}}/files/{{file_id}}/content",
+                e(self.file_content),
+                methods=["GET"],
+            ),
             Route(f"{base}/vector_stores", e(self.create_store), methods=["POST"]),
             Route(f"{base}/vector_stores", e(self.list_stores), methods=["GET"]),
             Route(store, e(self.get_store), methods=["GET"]),

@@ -19,27 +19,26 @@ from starlette.applications import Starlette
 from ferry.agents.app import build_app
 from ferry.agents.auth import Authorizer, FerryTokens
 from ferry.agents.services import AgentServices
+from ferry.agents.subruns import ClassicSubRuns
 from ferry.identity.tls import ensure_certificates
 from ferry.identity.tokens import TokenIssuer
 from ferry.instance import Instance
 from ferry.knowledge.embeddings import Embedder
 from ferry.knowledge.files import FileStore
-from ferry.knowledge.filesearch import FileSearch
 from ferry.knowledge.images import FileImages
 from ferry.knowledge.ingest import Ingester
-from ferry.knowledge.vectorstores import VectorStores
 from ferry.models.router import ModelRouter
 from ferry.queues.arrivals import Arrivals
 from ferry.queues.auth import Accounts
 from ferry.queues.locator import LocalQueues, QueueLocator
 from ferry.queues.store import QueueStore
-from ferry.runs.builtin import BuiltinTool
 from ferry.runs.bus import RunBus
 from ferry.runs.engine import RunEngine
 from ferry.serving import Listener, bind, run_until_stopped
 from ferry.settings import Settings
 from ferry.store import Database, open_database
 from ferry.store.signals import RUNS, signals_for
+from ferry.tools.runtime import ToolRuntime
 
 __all__ = ["AgentsPart", "build_agents", "run_worker", "serve_agents"]
 
@@ -52,16 +51,22 @@ class AgentsPart:
     loading: list[tuple[str, Future[Any]]]
     """Local models loading in the background, for a progress line."""
     embedder: Embedder | None = None
+    tools: ToolRuntime | None = None
 
     def describe_models(self) -> list[tuple[str, str]]:
-        return model_rows(self.models, self.embedder)
+        return model_rows(self.models, self.embedder, self.tools)
 
 
-def model_rows(models: ModelRouter, embedder: Embedder | None) -> list[tuple[str, str]]:
-    """The banner's model rows, with the embeddings model file search uses, if any."""
+def model_rows(
+    models: ModelRouter, embedder: Embedder | None, tools: ToolRuntime | None
+) -> list[tuple[str, str]]:
+    """The banner's model rows, with the embeddings model file search uses, if any, and how
+    code_interpreter isolates code here."""
     rows = models.describe()
     if embedder is not None:
         rows.append(("(embeddings)", embedder.describe()))
+    if tools is not None:
+        rows += tools.describe()
     return rows
 
 
@@ -79,6 +84,7 @@ def build_agents(
     models = ModelRouter.from_environment(os.environ, settings.models, settings.fallback_model)
     bus = RunBus()
     embedder = Embedder.from_settings(settings.embeddings, os.environ)
+    tools = ToolRuntime(settings, database, embedder) if engine else None
     run_engine = (
         RunEngine(
             database,
@@ -87,10 +93,11 @@ def build_agents(
             tool_timeout=settings.tool_timeout,
             lease_seconds=settings.run_lease,
             bus=bus,
-            builtins=builtin_tools(database, embedder),
+            builtins=tools.builtins,
             images=FileImages(FileStore(database)),
+            unavailable=tools.unavailable,
         )
-        if engine
+        if tools is not None
         else None
     )
     ingester = (
@@ -104,11 +111,15 @@ def build_agents(
         bus=bus,
         ingest=ingester.wake if ingester else (lambda: None),
     )
+    if tools is not None:
+        tools.bind(ClassicSubRuns(services.classic))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if ingester is not None:
             await ingester.start()
+        if tools is not None:
+            await tools.start()
         if run_engine is not None:
             await run_engine.start()
         else:
@@ -119,6 +130,8 @@ def build_agents(
         finally:
             if run_engine is not None:
                 await run_engine.stop()
+            if tools is not None:
+                await tools.stop()
             if ingester is not None:
                 await ingester.stop()
             if embedder is not None:
@@ -128,12 +141,8 @@ def build_agents(
 
     authorizer = authorizer or FerryTokens(TokenIssuer(settings.data))
     app = build_app(services, authorizer, lifespan=lifespan)
-    return AgentsPart(app, run_engine, models, models.prepare() if engine else [], embedder)
-
-
-def builtin_tools(database: Database, embedder: Embedder | None) -> list[BuiltinTool]:
-    """The tools the engine carries out itself."""
-    return [FileSearch(database, VectorStores(database), embedder)]
+    loading = models.prepare() if engine else []
+    return AgentsPart(app, run_engine, models, loading, embedder, tools)
 
 
 def local_locator(settings: Settings, database: Database, *, serves_queues: bool) -> QueueLocator:
@@ -181,15 +190,20 @@ def run_worker(settings: Settings, announce: Callable[[str, list[tuple[str, str]
         locator = local_locator(settings, database, serves_queues=False)
         models = ModelRouter.from_environment(os.environ, settings.models, settings.fallback_model)
         embedder = Embedder.from_settings(settings.embeddings, os.environ)
+        tools = ToolRuntime(settings, database, embedder)
         engine = RunEngine(
             database,
             models,
             locator,
             tool_timeout=settings.tool_timeout,
             lease_seconds=settings.run_lease,
-            builtins=builtin_tools(database, embedder),
+            builtins=tools.builtins,
             images=FileImages(FileStore(database)),
+            unavailable=tools.unavailable,
         )
+        # Connected agents' runs start through the store, like the API's (any process's
+        # engine may work them).
+        tools.bind(ClassicSubRuns(AgentServices.build(database, wake=engine.wake).classic))
         models.prepare()
         ingester = Ingester(
             database, FileStore(database), lease_seconds=settings.run_lease, embedder=embedder
@@ -201,12 +215,14 @@ def run_worker(settings: Settings, announce: Callable[[str, list[tuple[str, str]
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, stop.set)
             await ingester.start()
+            await tools.start()
             await engine.start()
-            announce(database.describe(), model_rows(models, embedder))
+            announce(database.describe(), model_rows(models, embedder, tools))
             try:
                 await stop.wait()
             finally:
                 await engine.stop()
+                await tools.stop()
                 await ingester.stop()
                 if embedder is not None:
                     await embedder.close()

@@ -10,12 +10,17 @@ ignored. `ferry.runs.tools` describes the stored shape.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from ferry.agents.errors import BadRequest, NotSupported
+from ferry.tools.code.spec import CODE_DESCRIPTION, CODE_PARAMETERS
+from ferry.tools.connected import CONNECTED_PARAMETERS
+from ferry.tools.openapi.client import OpenApiError, parse_spec
 
 __all__ = [
     "check_tool_resources",
+    "with_mcp_resources",
     "classic_tools",
     "render_classic_tools",
     "render_v2_tools",
@@ -26,9 +31,9 @@ Json = dict[str, Any]
 
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _QUEUE = re.compile(r"[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}")
-_SUPPORTED = "Supported tool types: function, azure_function, file_search."
+_SUPPORTED = "Supported tool types: function, azure_function, file_search, code_interpreter, mcp."
+_LABEL = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _KNOWN_UNSUPPORTED = {
-    "code_interpreter": "it runs code in a sandbox Ferry does not provide yet",
     "bing_grounding": "it calls Bing, which is not available offline",
     "bing_custom_search": "it calls Bing, which is not available offline",
     "bing_custom_search_preview": "it calls Bing, which is not available offline",
@@ -40,11 +45,8 @@ _KNOWN_UNSUPPORTED = {
     "fabric_dataagent": "it needs Microsoft Fabric",
     "fabric_dataagent_preview": "it needs Microsoft Fabric",
     "microsoft_fabric": "it needs Microsoft Fabric",
-    "openapi": "OpenAPI tools are not implemented yet",
-    "connected_agent": "connected agents are not implemented yet",
     "a2a_preview": "agent-to-agent tools are not implemented",
     "deep_research": "it needs a deep-research model deployment",
-    "mcp": "MCP tools are not implemented yet",
     "browser_automation": "it needs a browser service",
     "browser_automation_preview": "it needs a browser service",
     "image_generation": "it needs an image model",
@@ -115,6 +117,17 @@ def _azure_function(tool: Json, where: str) -> Json:
     }
 
 
+def _one_tool(kind: str, tool: Json, where: str, function: Any) -> Json:
+    if kind == "function":
+        return {"type": "function", **function(tool, where)}
+    if kind == "file_search":
+        return _file_search(tool, where, flat=function is _function_fields)
+    parser = _PARSERS.get(kind)
+    if parser is None:
+        raise BadRequest(f"{where}: unknown tool type '{kind[:64]}'. {_SUPPORTED}", param=where)
+    return parser(tool, where)
+
+
 def _tools(tools: Any, param: str, function: Any) -> list[Json]:
     if tools is None:
         return []
@@ -135,14 +148,7 @@ def _tools(tools: Any, param: str, function: Any) -> list[Json]:
                 f"{_KNOWN_UNSUPPORTED[kind]}. {_SUPPORTED}",
                 param=where,
             )
-        if kind == "function":
-            stored = {"type": "function", **function(tool, where)}
-        elif kind == "file_search":
-            stored = _file_search(tool, where, flat=function is _function_fields)
-        elif kind == "azure_function":
-            stored = _azure_function(tool, where)
-        else:
-            raise BadRequest(f"{where}: unknown tool type '{kind[:64]}'. {_SUPPORTED}", param=where)
+        stored = _one_tool(kind, tool, where, function)
         if stored["name"] in names:
             raise BadRequest(f"{where}: two tools are named '{stored['name']}'", param=where)
         names.add(stored["name"])
@@ -209,6 +215,212 @@ def _file_search(tool: Json, where: str, *, flat: bool) -> Json:
     return stored
 
 
+def _file_ids(value: Any, where: str) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(i, str) and i for i in value):
+        raise BadRequest(f"{where} must be an array of file ids", param=where)
+    if len(value) > 20:
+        raise BadRequest(f"{where} may name at most 20 files", param=where)
+    return list(value)
+
+
+def _code_interpreter(tool: Json, where: str) -> Json:
+    """`code_interpreter`, offered to the model as a function taking `code`. v2 writes the
+    session's files under `container` (`{"type": "auto", "file_ids": [...]}`); a container
+    id of the real service's own is refused."""
+    stored: Json = {
+        "type": "code_interpreter",
+        "name": "code_interpreter",
+        "description": CODE_DESCRIPTION,
+        "parameters": CODE_PARAMETERS,
+        "strict": None,
+    }
+    container = tool.get("container")
+    if container is None:
+        return stored
+    if isinstance(container, str):
+        raise NotSupported(
+            f"{where}.container: named containers are not supported; use "
+            "{'type': 'auto', 'file_ids': [...]}",
+            param=f"{where}.container",
+        )
+    if not isinstance(container, dict) or container.get("type", "auto") != "auto":
+        raise BadRequest(
+            f"{where}.container must be {{'type': 'auto', 'file_ids': [...]}}",
+            param=f"{where}.container",
+        )
+    stored["file_ids"] = _file_ids(container.get("file_ids"), f"{where}.container.file_ids")
+    return stored
+
+
+def _approval(policy: Any, where: str) -> Any:
+    if policy is None or policy in ("always", "never"):
+        return policy or "always"
+    if isinstance(policy, dict) and set(policy) <= {"always", "never"}:
+        checked: Json = {}
+        for key, value in policy.items():
+            names = value.get("tool_names") if isinstance(value, dict) else None
+            if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+                raise BadRequest(
+                    f"{where}.require_approval.{key} must be {{'tool_names': [...]}}",
+                    param=f"{where}.require_approval",
+                )
+            checked[key] = {"tool_names": list(names)}
+        return checked
+    raise BadRequest(
+        f"{where}.require_approval must be 'always', 'never' or "
+        "{'always': {'tool_names': [...]}, 'never': {'tool_names': [...]}}",
+        param=f"{where}.require_approval",
+    )
+
+
+def _headers(value: Any, where: str) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise BadRequest(f"{where} must be an object of strings", param=where)
+    return dict(value)
+
+
+def _mcp(tool: Json, where: str) -> Json:
+    """`mcp`: a server by URL, the tools it may offer, headers and the approval policy
+    (classic runs may give headers and the policy in `tool_resources.mcp`). `timeout`
+    (seconds) is Ferry's own addition: how long listing or one call may take."""
+    label = tool.get("server_label")
+    if not isinstance(label, str) or not _LABEL.fullmatch(label):
+        raise BadRequest(
+            f"{where}.server_label must be 1-64 letters, digits, '_' or '-'",
+            param=f"{where}.server_label",
+        )
+    url = tool.get("server_url")
+    if not isinstance(url, str) or not re.match(r"https?://[^/\s]+", url):
+        for other in ("connector_id", "project_connection_id", "tunnel_id"):
+            if tool.get(other):
+                raise NotSupported(
+                    f"{where}.{other}: MCP servers reached through the service's connectors "
+                    "or connections are not supported; give server_url",
+                    param=f"{where}.{other}",
+                )
+        raise BadRequest(
+            f"{where}.server_url must be the http(s) URL of an MCP server",
+            param=f"{where}.server_url",
+        )
+    allowed = tool.get("allowed_tools")
+    if isinstance(allowed, dict):
+        allowed = allowed.get("tool_names")
+    if allowed is not None and (
+        not isinstance(allowed, list) or not all(isinstance(n, str) for n in allowed)
+    ):
+        raise BadRequest(
+            f"{where}.allowed_tools must be an array of tool names",
+            param=f"{where}.allowed_tools",
+        )
+    timeout = tool.get("timeout")
+    if timeout is not None and (
+        not isinstance(timeout, int | float) or isinstance(timeout, bool) or not 0 < timeout <= 3600
+    ):
+        raise BadRequest(
+            f"{where}.timeout must be a number of seconds from 0 to 3600",
+            param=f"{where}.timeout",
+        )
+    stored: Json = {
+        "type": "mcp",
+        "name": label,
+        "description": tool.get("server_description") or "",
+        "parameters": None,
+        "strict": None,
+        "server_label": label,
+        "server_url": url,
+        "allowed_tools": list(allowed) if allowed else None,
+        "headers": _headers(tool.get("headers"), f"{where}.headers"),
+        "require_approval": _approval(tool.get("require_approval"), where),
+    }
+    if timeout is not None:
+        stored["timeout"] = float(timeout)
+    return stored
+
+
+def _openapi(tool: Json, where: str) -> Json:
+    """`openapi`: a spec whose operations become the model's functions, checked now (a spec
+    Ferry cannot call is refused when it is given, not when a run starts)."""
+    body = tool.get("openapi")
+    if not isinstance(body, dict):
+        raise BadRequest(f"{where}.openapi must be an object", param=f"{where}.openapi")
+    where = f"{where}.openapi"
+    name = body.get("name")
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise BadRequest(
+            f"{where}.name must be 1-64 letters, digits, '_' or '-'", param=f"{where}.name"
+        )
+    defaults = body.get("default_params") or []
+    if not isinstance(defaults, list) or not all(isinstance(d, str) for d in defaults):
+        raise BadRequest(f"{where}.default_params must be an array of names", param=where)
+    try:
+        parse_spec(name, body.get("spec"), default_params=defaults)
+    except OpenApiError as exc:
+        raise BadRequest(f"{where}.spec: {exc}", param=f"{where}.spec") from None
+    auth = body.get("auth") or {"type": "anonymous"}
+    if not isinstance(auth, dict) or auth.get("type") not in (
+        "anonymous",
+        "connection",
+        "managed_identity",
+    ):
+        raise BadRequest(
+            f"{where}.auth.type must be anonymous, connection or managed_identity",
+            param=f"{where}.auth",
+        )
+    return {
+        "type": "openapi",
+        "name": name,
+        "description": body.get("description") or "",
+        "parameters": None,
+        "strict": None,
+        "spec": body["spec"],
+        "auth": auth,
+        "default_params": list(defaults),
+    }
+
+
+def _connected_agent(tool: Json, where: str) -> Json:
+    """`connected_agent`: another agent (by id) the model hands tasks to, by name."""
+    body = tool.get("connected_agent")
+    if not isinstance(body, dict):
+        raise BadRequest(f"{where}.connected_agent must be an object", param=where)
+    where = f"{where}.connected_agent"
+    agent_id, name = body.get("id"), body.get("name")
+    if not isinstance(agent_id, str) or not agent_id:
+        raise BadRequest(f"{where}.id must be an agent's id", param=f"{where}.id")
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise BadRequest(
+            f"{where}.name must be 1-64 letters, digits, '_' or '-'", param=f"{where}.name"
+        )
+    description = body.get("description")
+    if not isinstance(description, str) or not description:
+        raise BadRequest(
+            f"{where}.description must say what the agent does", param=f"{where}.description"
+        )
+    return {
+        "type": "connected_agent",
+        "name": name,
+        "description": description,
+        "parameters": CONNECTED_PARAMETERS,
+        "strict": None,
+        "agent_id": agent_id,
+    }
+
+
+_PARSERS: dict[str, Callable[[Json, str], Json]] = {
+    "connected_agent": _connected_agent,
+    "azure_function": _azure_function,
+    "code_interpreter": _code_interpreter,
+    "mcp": _mcp,
+    "openapi": _openapi,
+}
+
+
 def classic_tools(tools: Any, param: str = "tools") -> list[Json]:
     """Tools as the classic API writes them (`{"type": "function", "function": {…}}`)."""
     return _tools(tools, param, lambda tool, where: _function_fields(tool.get("function"), where))
@@ -250,6 +462,35 @@ def _search_options(tool: Json) -> Json:
     return {key: tool[key] for key in ("max_num_results", "ranking_options") if key in tool}
 
 
+def _render_connected(tool: Json) -> Json:
+    body = {"id": tool["agent_id"], "name": tool["name"], "description": tool["description"]}
+    return {"type": "connected_agent", "connected_agent": body}
+
+
+def _render_openapi(tool: Json) -> Json:
+    body = {key: tool[key] for key in ("name", "description", "spec", "auth")}
+    if tool.get("default_params"):
+        body["default_params"] = tool["default_params"]
+    return {"type": "openapi", "openapi": body}
+
+
+def _render_mcp(tool: Json, *, classic: bool) -> Json:
+    """The classic definition holds the server and its allowed tools (headers and the
+    approval policy are the run's resources there); v2's, all of it."""
+    rendered: Json = {
+        "type": "mcp",
+        "server_label": tool["server_label"],
+        "server_url": tool["server_url"],
+        "allowed_tools": tool.get("allowed_tools") or [],
+    }
+    if not classic:
+        rendered["headers"] = tool.get("headers") or {}
+        rendered["require_approval"] = tool.get("require_approval") or "always"
+        if tool.get("description"):
+            rendered["server_description"] = tool["description"]
+    return rendered
+
+
 def render_classic_tools(tools: list[Json]) -> list[Json]:
     rendered = []
     for tool in tools:
@@ -260,6 +501,14 @@ def render_classic_tools(tools: list[Json]) -> list[Json]:
             rendered.append(
                 {"type": "file_search", **({"file_search": options} if options else {})}
             )
+        elif tool["type"] == "code_interpreter":
+            rendered.append({"type": "code_interpreter"})
+        elif tool["type"] == "mcp":
+            rendered.append(_render_mcp(tool, classic=True))
+        elif tool["type"] == "openapi":
+            rendered.append(_render_openapi(tool))
+        elif tool["type"] == "connected_agent":
+            rendered.append(_render_connected(tool))
         else:
             rendered.append(_render_azure_function(tool))
     return rendered
@@ -280,15 +529,65 @@ def render_v2_tools(tools: list[Json]) -> list[Json]:
                     **_search_options(tool),
                 }
             )
+        elif tool["type"] == "code_interpreter":
+            container = {"type": "auto", "file_ids": tool.get("file_ids") or []}
+            rendered.append({"type": "code_interpreter", "container": container})
+        elif tool["type"] == "mcp":
+            rendered.append(_render_mcp(tool, classic=False))
+        elif tool["type"] == "openapi":
+            rendered.append(_render_openapi(tool))
+        elif tool["type"] == "connected_agent":
+            rendered.append(_render_connected(tool))
         else:
             rendered.append(_render_azure_function(tool))
     return rendered
 
 
+def _mcp_resources(value: Any, where: str) -> list[Json]:
+    """`tool_resources.mcp`: per server label, the headers and approval policy a classic
+    run's MCP calls use."""
+    if not isinstance(value, list):
+        raise BadRequest(f"{where} must be an array", param=where)
+    checked = []
+    for index, entry in enumerate(value):
+        here = f"{where}[{index}]"
+        label = entry.get("server_label") if isinstance(entry, dict) else None
+        if not isinstance(label, str) or not _LABEL.fullmatch(label):
+            raise BadRequest(f"{here}.server_label must name an MCP tool", param=here)
+        resource: Json = {"server_label": label}
+        if entry.get("headers") is not None:
+            resource["headers"] = _headers(entry["headers"], f"{here}.headers")
+        if entry.get("require_approval") is not None:
+            resource["require_approval"] = _approval(entry["require_approval"], here)
+        checked.append(resource)
+    return checked
+
+
+def with_mcp_resources(tools: list[Json], *resources: Json) -> list[Json]:
+    """`tools` with each MCP server's headers and approval policy from the first of
+    `resources` (the run's, then the agent's `tool_resources`) that names its label."""
+    found: dict[str, Json] = {}
+    for owner in reversed(resources):
+        for entry in (owner or {}).get("mcp") or []:
+            found[entry["server_label"]] = {**found.get(entry["server_label"], {}), **entry}
+    merged = []
+    for tool in tools:
+        entry = found.get(tool.get("server_label") or "") if tool["type"] == "mcp" else None
+        if entry is not None:
+            tool = {**tool}
+            if "headers" in entry:
+                tool["headers"] = {**(tool.get("headers") or {}), **entry["headers"]}
+            if "require_approval" in entry:
+                tool["require_approval"] = entry["require_approval"]
+        merged.append(tool)
+    return merged
+
+
 def check_tool_resources(resources: Any) -> Json:
     """`tool_resources`: the vector stores file_search looks in (`file_search.
-    vector_store_ids`, at most one, as the service allows). Other resources (code
-    interpreter files, Azure AI Search indexes) are refused until their tools exist."""
+    vector_store_ids`, at most one, as the service allows) and the files code_interpreter's
+    session holds (`code_interpreter.file_ids`, at most 20). Azure AI Search indexes are
+    refused."""
     if resources is None or resources == {}:
         return {}
     if not isinstance(resources, dict):
@@ -298,13 +597,20 @@ def check_tool_resources(resources: Any) -> Json:
         if not value:
             continue
         where = f"tool_resources.{key}"
-        if key != "file_search":
+        if key == "mcp":
+            checked[key] = _mcp_resources(value, where)
+            continue
+        if key not in ("file_search", "code_interpreter"):
             raise NotSupported(
-                f"{where} is not supported by Ferry yet (only file_search resources are)",
+                f"{where} is not supported by Ferry (file_search, code_interpreter and mcp "
+                "resources are)",
                 param=where,
             )
         if not isinstance(value, dict):
             raise BadRequest(f"{where} must be an object", param=where)
+        if key == "code_interpreter":
+            checked[key] = {"file_ids": _file_ids(value.get("file_ids"), f"{where}.file_ids")}
+            continue
         if value.get("vector_stores"):
             raise NotSupported(
                 f"{where}.vector_stores (stores made with the thread) is not supported; "

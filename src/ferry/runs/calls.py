@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Connection, Row, case, insert, or_, select, update
@@ -22,9 +23,20 @@ from ferry.runs.records import output_item
 from ferry.runs.status import LIVE, CallState
 from ferry.store.schema import items, run_events, runs, tool_calls
 
-__all__ = ["Answer", "Call", "Outcome", "answer_call", "calls_of", "put_event"]
+__all__ = ["Act", "Answer", "Call", "Outcome", "answer_call", "calls_of", "put_event"]
 
 Json = dict[str, Any]
+
+
+class Act(StrEnum):
+    """Where a pending call of a tool that acts stands (its `payload`)."""
+
+    APPROVAL = "approval"
+    """Waits for the user's approval."""
+    APPROVED = "approved"
+    REFUSED = "refused"
+    STARTED = "started"
+    """Handed to the tool: a worker that finds it so after a crash tells the model."""
 
 
 @dataclass
@@ -53,6 +65,11 @@ class Call:
     @property
     def queued(self) -> bool:
         return self.correlation_id is not None
+
+    @property
+    def for_client(self) -> bool:
+        """Whether it waits on the client: a function's output, or the user's approval."""
+        return self.kind == "function" or self.payload == Act.APPROVAL
 
     def row(self, project: str) -> Json:
         return {
@@ -129,6 +146,17 @@ def put_event(conn: Connection, run_id: str, correlation_id: str, at: int) -> No
             run_id=run_id, at=at, kind="queue.put", detail={"correlation_id": correlation_id}
         )
     )
+
+
+def update_calls(conn: Connection, changed: Iterable[Call]) -> None:
+    """Store the state, answer time and payload of calls the engine carried forward (a call
+    that acts: started, answered)."""
+    for call in changed:
+        conn.execute(
+            update(tool_calls)
+            .where(tool_calls.c.id == call.id)
+            .values(state=call.state, answered_at=call.answered_at, payload=call.payload)
+        )
 
 
 def close_calls(conn: Connection, run_id: str, state: CallState) -> None:

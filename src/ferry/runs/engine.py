@@ -40,9 +40,9 @@ from ferry.models.backend import (
 from ferry.models.router import ModelRouter
 from ferry.queues.endpoint import DEFAULT_TTL
 from ferry.queues.locator import QueueLocator, account_from_url
-from ferry.runs.builtin import BuiltinTool
+from ferry.runs.builtin import BuiltinTool, ToolResult
 from ferry.runs.bus import RunBus, Snapshot
-from ferry.runs.calls import Call
+from ferry.runs.calls import Act, Call
 from ferry.runs.errors import LeaseLost
 from ferry.runs.ledger import Change, Ledger, RunState
 from ferry.runs.news import Newsroom
@@ -98,6 +98,7 @@ class RunEngine:
         bus: RunBus | None = None,
         builtins: Sequence[BuiltinTool] = (),
         images: ImageSource | None = None,
+        unavailable: dict[str, str] | None = None,
     ) -> None:
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.ledger = Ledger(database, self.owner, clock)
@@ -112,6 +113,8 @@ class RunEngine:
         """Where `image_file` parts' bytes come from."""
         self.builtins = {tool.kind: tool for tool in builtins}
         """Tools the engine carries out itself (file_search), by tool type."""
+        self.unavailable = dict(unavailable or {})
+        """Why tool types it cannot carry out here cannot be (no sandbox for code), by type."""
         self.bus = bus
         """Told of every stored change and of the model's text as it comes, for streams."""
         self.signals = signals_for(database)
@@ -122,6 +125,9 @@ class RunEngine:
         self._ensured: set[tuple[str, str]] = set()
         """Output queues made sure of (by URL and name), once per process."""
         self._loop_task: asyncio.Task[None] | None = None
+        self._starting: set[str] = set()
+        """Calls of tools that act this worker recorded as started and is about to carry
+        out; one recorded as started but not here was interrupted by a crash."""
 
     def wake(self) -> None:
         """Something changed (a run created, answered, cancelled): look for work now."""
@@ -215,7 +221,7 @@ class RunEngine:
                 stored,
                 state.run,
                 tuple(change.new_steps) + tuple(change.steps),
-                tuple(change.items),
+                tuple(change.items) + tuple(change.done_items),
                 tuple(
                     (i["call_id"], i["output"])
                     for i in state.own
@@ -252,12 +258,100 @@ class RunEngine:
                 release=False,
                 events=[("run.in_progress", {})],
             )
+            missing = self._missing_tool(state)
+            if missing is not None:
+                await self._end(state, room, RunStatus.FAILED, missing, prior=change)
+                return False
+            await self._expand(state, change)
+            self._answer_requests(state, change, room)
             await self._commit(state, change, room)
             return True
         step = _open_tool_step(state)
         if step is not None:
             return await self._tool_step(state, step, room)
         return await self._model_turn(state, room, Change(RunStatus.IN_PROGRESS, None, False))
+
+    def _missing_tool(self, state: RunState) -> Json | None:
+        """The error that fails a run whose tools include one this engine cannot carry
+        out (checked as it starts, before the model is asked anything)."""
+        for tool in state.run.get("tools") or []:
+            kind = tool["type"]
+            if kind in ("function", "azure_function") or kind in self.builtins:
+                continue
+            reason = self.unavailable.get(kind, "this Ferry process does not carry it out")
+            return _error("tool_unavailable", f"the {kind} tool is not available: {reason}")
+        return None
+
+    async def _expand(self, state: RunState, change: Change) -> None:
+        """Ask each built-in tool what it offers this run (an MCP server's tools), once, as
+        the run starts; kept in the run so every later turn (and worker) offers the same."""
+        expanded: Json = {}
+        step: Json | None = None
+        for index, tool in enumerate(state.run.get("tools") or []):
+            builtin = self.builtins.get(tool["type"])
+            if builtin is None:
+                continue
+            expansion = await builtin.expand(state, tool)
+            if expansion is None:
+                continue
+            expanded[str(index)] = [function.record() for function in expansion.functions]
+            now = self.clock() // 1000
+            if expansion.items and step is None:
+                # What the tools offer is the run's first step (classic: `activities`).
+                step = step_record("activities", now, status=StepStatus.COMPLETED)
+                change.new_steps.append(step)
+            for item in expansion.items:
+                made = {"id": new_id(item["type"][:4]), "created_at": now, **item}
+                change.items.append({**made, "step_id": step["id"] if step else None})
+            change.events.append(
+                (
+                    "tool.expanded",
+                    {"tool": tool["type"], "functions": [f.name for f in expansion.functions]},
+                )
+            )
+        if expanded:
+            state.run["expanded"] = expanded
+
+    def _answer_requests(self, state: RunState, change: Change, room: Newsroom) -> None:
+        """A v2 response whose input answers approval requests of earlier responses makes
+        those calls now (or tells the model they were refused), as its first tool step."""
+        answers = [i for i in state.own if i["type"] == "mcp_approval_response"]
+        if not answers:
+            return
+        requests = {i["id"]: i for i in state.context if i.get("approval_request")}
+        now_ms = self.clock()
+        step = step_record("tool_calls", now_ms // 1000)
+        for answer in answers:
+            request = requests.get(answer["approval_request_id"])
+            builtin = self.builtins.get(request["tool"]) if request else None
+            if request is None or builtin is None:
+                continue
+            call = Call(
+                id=new_id("fc"),
+                run_id=state.id,
+                step_id=step["id"],
+                call_id=new_id("call"),
+                kind=request["tool"],
+                name=request["name"],
+                state=CallState.PENDING,
+                created_at=now_ms,
+                payload=Act.STARTED if answer["approve"] else Act.REFUSED,
+            )
+            item = call_item(
+                call.call_id, call.name, request["arguments"], call.kind, now_ms // 1000
+            )
+            keep = ("server_label", "target")
+            item.update({key: request[key] for key in keep if key in request})
+            item.update(id=call.id, step_id=step["id"], approval_request_id=request["id"])
+            if answer["approve"]:
+                tool = tool_specs(state.run).get(call.name, ({"type": call.kind}, None))[0]
+                call.deadline = now_ms + int(builtin.timeout(tool) * 1000)
+                self._starting.add(call.id)
+            change.calls.append(call)
+            change.items.append(item)
+            room.call_made(state, item, done=False)
+        if change.calls:
+            change.new_steps.append(step)
 
     async def _end(
         self,
@@ -299,6 +393,10 @@ class RunEngine:
         for call in calls:
             if call.state == CallState.ANSWERED:
                 room.answered(state, call)
+        acting = [c for c in pending if self._acts(c) and c.payload != Act.APPROVAL]
+        if acting:
+            await self._act(state, room, acting)
+            return True
         if not pending:
             step["status"] = StepStatus.COMPLETED
             step["completed_at"] = self.clock() // 1000
@@ -324,7 +422,7 @@ class RunEngine:
         ends, and the client answers in the next one)."""
         run = state.run
         queued = [c for c in pending if c.queued]
-        for_client = [c for c in pending if not c.queued]
+        for_client = [c for c in pending if c.for_client]
         change.release = True
         change.waiting = [c.id for c in queued]
         expires = run["expires_at"] * 1000 if run.get("expires_at") else None
@@ -477,8 +575,11 @@ class RunEngine:
         run = state.run
         now = self.clock() // 1000
         content = text_parts(result.text or "")
+        extra: list[Json] = []
         for builtin in self.builtins.values():
             content[0]["annotations"] += builtin.annotate(result.text or "", state.own)
+            extra += builtin.contents(state.own)
+        content = content + extra
         item = {**item, "content": content, "status": "completed"}
         item["completed_at"] = now
         step = {**step, "status": StepStatus.COMPLETED, "completed_at": now}
@@ -506,7 +607,7 @@ class RunEngine:
     ) -> bool:
         run = state.run
         now_ms = self.clock()
-        specs = tool_specs(run.get("tools") or [])
+        specs = tool_specs(run)
         step = step_record("tool_calls", now_ms // 1000)
         calls: list[Call] = []
         timeout_ms = int(run.get("tool_timeout") or self.tool_timeout_ms)
@@ -539,10 +640,19 @@ class RunEngine:
         change.calls.extend(calls)
         if local:
             change.also = functools.partial(self._put_within, local)
-        pending = [call for call in calls if call.state == CallState.PENDING]
-        if not pending:  # every call was carried out here: the next model turn is due now
-            change.status, change.wake_at, change.release = RunStatus.IN_PROGRESS, None, False
+        started = [call for call in calls if call.payload == Act.STARTED]
+        pending = [
+            call for call in calls if call.state == CallState.PENDING and call not in started
+        ]
+        if not pending or started:
+            # Every call was carried out here, or some are to be carried out now that they
+            # are recorded: either way the run goes on at once, under this lease (and is due
+            # now, so that if this worker dies before the next commit, the next one goes on).
+            change.status, change.wake_at, change.release = RunStatus.IN_PROGRESS, now_ms, False
+            self._starting.update(call.id for call in started)
             await self._commit(state, change, room)
+            if local:
+                self._sent_locally(local)
             return True
         self._waiting(state, step, pending, change, room)
         keep_wake = change.wake_at
@@ -570,17 +680,22 @@ class RunEngine:
         change: Change,
     ) -> None:
         """The calls' items (and the outputs of those carried out here) into `change`."""
-        specs = tool_specs(state.run.get("tools") or [])
+        specs = tool_specs(state.run)
         for call, tool_call in zip(calls, chosen, strict=True):
             item = call_item(
                 call.call_id, call.name, tool_call.arguments, call.kind, step["created_at"]
             )
             item["id"] = call.id
             item["step_id"] = step["id"]
-            if call.kind in self.builtins:
+            builtin = self.builtins.get(call.kind)
+            if builtin is not None:
+                item.update(builtin.call_details(specs[call.name][0]))
+            if call.payload == Act.APPROVAL and state.run.get("client_calls") == "end":
+                item["approval_request"] = True  # the next response answers it
+            if call.kind in self.builtins and not self._acts(call):
                 await self._carry_out(state, specs[call.name][0], call, item)
             change.items.append(item)
-            room.call_made(state, item)
+            room.call_made(state, item, done=not self._acts(call))
 
     async def _carry_out(self, state: RunState, tool: Json, call: Call, item: Json) -> None:
         """Run a built-in tool's call now. Its output (for the model) and details (for the
@@ -591,6 +706,111 @@ class RunEngine:
         item.update(result.details)
         item["output"] = result.output
         call.state, call.answered_at = CallState.ANSWERED, self.clock()
+
+    def _acts(self, call: Call) -> bool:
+        builtin = self.builtins.get(call.kind)
+        return builtin is not None and builtin.acts
+
+    async def _act(self, state: RunState, room: Newsroom, calls: list[Call]) -> None:
+        """Carry out calls of tools that act: approved ones are recorded as started first;
+        each runs until its deadline, all at once; a client's cancel stops them. Their
+        results go on their items in one commit, under the lease."""
+        now = self.clock()
+        specs = tool_specs(state.run)
+        approved = [c for c in calls if c.payload == Act.APPROVED]
+        for call in approved:
+            tool = specs[call.name][0] if call.name in specs else {}
+            call.payload = Act.STARTED
+            call.deadline = now + int(self.builtins[call.kind].timeout(tool) * 1000)
+            self._starting.add(call.id)
+        if approved:
+            start = Change(RunStatus.IN_PROGRESS, now, False, updated_calls=approved)
+            start.events += [("tool.approved", {"call_id": c.call_id}) for c in approved]
+            await self._commit(state, start, room)
+        made = {item["id"]: item for item in state.own}
+        tasks = [
+            asyncio.create_task(self._perform(state, specs, call, made[call.id])) for call in calls
+        ]
+        watcher = asyncio.create_task(self._watch_cancel(state.id, tasks))
+        try:
+            results = await asyncio.gather(*tasks, return_exceptions=True)
+        finally:
+            watcher.cancel()
+        done, events = [], []
+        for call, result in zip(calls, results, strict=True):
+            if isinstance(result, asyncio.CancelledError):
+                result = ToolResult(
+                    "The call was stopped because the run was cancelled.",
+                    {"error": {"code": "cancelled", "message": "the run was cancelled"}},
+                )
+            elif isinstance(result, BaseException):
+                log.error("run %s: tool %s failed", state.id, call.kind, exc_info=result)
+                message = f"the tool failed: {type(result).__name__}: {result}"
+                result = ToolResult(
+                    f"Error: {message}", {"error": {"code": "tool_error", "message": message}}
+                )
+            item = {**made[call.id], **result.details, "output": result.output}
+            call.state, call.answered_at = CallState.ANSWERED, self.clock()
+            done.append(item)
+            error = result.details.get("error")
+            events.append(
+                ("tool.done", {"call_id": call.call_id, "tool": call.kind, "error": error})
+            )
+        change = Change(
+            RunStatus.IN_PROGRESS,
+            self.clock(),
+            False,
+            done_items=done,
+            updated_calls=list(calls),
+            events=events,
+        )
+        await self._commit(state, change, room)
+        for item in done:
+            room.call_done(state, item)
+
+    async def _perform(
+        self, state: RunState, specs: dict[str, Any], call: Call, item: Json
+    ) -> ToolResult:
+        builtin = self.builtins[call.kind]
+        if call.name not in specs:
+            self._starting.discard(call.id)
+            message = f"the run no longer offers '{call.name}'"
+            return ToolResult(f"Error: {message}.", {"error": {"code": "gone", "message": message}})
+        tool: Json = specs[call.name][0]
+        if item.get("approval_headers"):  # given with the user's approval
+            headers = {**(tool.get("headers") or {}), **item["approval_headers"]}
+            tool = {**tool, "headers": headers}
+        arguments = arguments_object(item["arguments"]) or {}
+        if call.payload == Act.REFUSED:
+            return builtin.refused(tool, arguments)
+        if call.id not in self._starting:
+            return builtin.interrupted(state, tool, arguments)
+        seconds = builtin.timeout(tool)
+        left = max(0.001, ((call.deadline or 0) - self.clock()) / 1000)
+        try:
+            return await asyncio.wait_for(builtin.run(state, tool, arguments), left)
+        except TimeoutError:
+            message = f"the call did not finish within {seconds:g} s and was stopped"
+            return ToolResult(
+                f"Error: {message}.", {"error": {"code": "timeout", "message": message}}
+            )
+        except FerryError as exc:
+            return ToolResult(
+                f"Error: {exc}", {"error": {"code": "tool_error", "message": str(exc)}}
+            )
+        finally:
+            self._starting.discard(call.id)
+
+    async def _watch_cancel(self, run_id: str, tasks: list[asyncio.Task[ToolResult]]) -> None:
+        """While calls run: a client's cancel (seen in the store, from any process) stops
+        them, and their tools pass it on (a connected agent's run is cancelled too)."""
+        while True:
+            await asyncio.sleep(self.poll_interval / 2)
+            with contextlib.suppress(Exception):
+                if await self.ledger.status(run_id) == RunStatus.CANCELLING:
+                    for task in tasks:
+                        task.cancel()
+                    return
 
     def _call(
         self,
@@ -612,8 +832,16 @@ class RunEngine:
             state=CallState.PENDING,
             created_at=now_ms,
         )
-        if tool["type"] in self.builtins and arguments_object(tool_call.arguments) is None:
+        builtin = self.builtins.get(tool["type"])
+        if builtin is not None and arguments_object(tool_call.arguments) is None:
             return None
+        if builtin is not None and builtin.acts:
+            if builtin.needs_approval(tool, tool.get("target")):
+                call.payload = Act.APPROVAL
+            else:
+                call.payload = Act.STARTED
+                call.deadline = now_ms + int(builtin.timeout(tool) * 1000)
+            return call
         if tool["type"] != "azure_function":
             return call
         arguments = arguments_object(tool_call.arguments)

@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, insert, select
+from sqlalchemy import Connection, Row, insert, select, update
 
 from ferry.store.schema import items
 
-__all__ = ["PLACES", "insert_items", "item_from_row", "items_by_id"]
+__all__ = ["PLACES", "insert_items", "item_from_row", "items_by_id", "update_items"]
 
 Json = dict[str, Any]
 
@@ -58,6 +58,13 @@ def insert_items(
         )
     if rows:
         conn.execute(insert(items), rows)
+
+
+def update_items(conn: Connection, changed: Iterable[Json]) -> None:
+    """Store new bodies for items already stored (their places do not change)."""
+    for item in changed:
+        body = {key: value for key, value in item.items() if key not in PLACES}
+        conn.execute(update(items).where(items.c.id == item["id"]).values(body=body))
 
 
 def items_by_id(conn: Connection, ids: Sequence[str]) -> dict[str, Json]:

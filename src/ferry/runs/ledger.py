@@ -20,9 +20,9 @@ from sqlalchemy import Connection, delete, func, insert, or_, select, update
 
 from ferry.clock import Clock, system_clock
 from ferry.runs import calls as callbook
-from ferry.runs.calls import Answer, Call, Outcome
+from ferry.runs.calls import Act, Answer, Call, Outcome
 from ferry.runs.errors import CallNotPending, LeaseLost
-from ferry.runs.items import insert_items, item_from_row
+from ferry.runs.items import insert_items, item_from_row, update_items
 from ferry.runs.status import LIVE, CallState, RunStatus
 from ferry.store import Database
 from ferry.store.schema import items, run_events, run_news, run_steps, runs, tool_calls
@@ -78,6 +78,10 @@ class Change:
     """Calls this commit waits on: if any was answered since the run was read, it wakes now."""
     also: Callable[[Connection], None] | None = None
     """Another part's write in the same transaction (queue puts on Ferry's own queues)."""
+    done_items: list[Json] = field(default_factory=list)
+    """Items of the run already stored whose body changed (a call carried out: its output)."""
+    updated_calls: list[Call] = field(default_factory=list)
+    """Calls already stored whose state, answer time or payload changed."""
 
 
 class Ledger:
@@ -148,13 +152,66 @@ class Ledger:
                 raise CallNotPending(f"the tool call '{answer.call.call_id}' has already ended")
             stored.append(item)
         if requeue is not None:
-            conn.execute(
-                update(runs)
-                .where(runs.c.id == requeue)
-                .values(status=RunStatus.QUEUED, wake_at=now)
-            )
-            self.signals.announce(conn, RUNS, requeue)
+            self._requeue(conn, requeue, now)
         return stored
+
+    def _requeue(self, conn: Connection, run_id: str, now: int) -> None:
+        """A classic run in requires_action has its answers: queued again, due now."""
+        conn.execute(
+            update(runs).where(runs.c.id == run_id).values(status=RunStatus.QUEUED, wake_at=now)
+        )
+        self.signals.announce(conn, RUNS, run_id)
+
+    def approve(
+        self,
+        conn: Connection,
+        decisions: Sequence[tuple[Call, bool, dict[str, str] | None]],
+        now: int,
+        *,
+        requeue: str | None,
+    ) -> None:
+        """The user's approvals of calls waiting for one: each approved (with headers to
+        send, if given) or refused. The engine carries them out (or tells the model of the
+        refusal) when the run is next worked: `requeue` queues it again, due now."""
+        for call, approve, headers in decisions:
+            changed = conn.execute(
+                update(tool_calls)
+                .where(
+                    tool_calls.c.id == call.id,
+                    tool_calls.c.state == CallState.PENDING,
+                    tool_calls.c.payload == Act.APPROVAL,
+                )
+                .values(payload=Act.APPROVED if approve else Act.REFUSED)
+            ).rowcount
+            if not changed:
+                raise CallNotPending(f"the tool call '{call.call_id}' is not waiting for approval")
+            if headers:
+                body = conn.execute(select(items.c.body).where(items.c.id == call.id)).scalar()
+                update_items(
+                    conn, [{**dict(body or {}), "id": call.id, "approval_headers": headers}]
+                )
+        if requeue is not None:
+            self._requeue(conn, requeue, now)
+
+    @staticmethod
+    def settle_request(conn: Connection, call: Call, approve: bool, now: int) -> None:
+        """A v2 approval request answered in a later response: the request ends here (the
+        later response makes the call, or tells the model of the refusal)."""
+        changed = conn.execute(
+            update(tool_calls)
+            .where(
+                tool_calls.c.id == call.id,
+                tool_calls.c.state == CallState.PENDING,
+                tool_calls.c.payload == Act.APPROVAL,
+            )
+            .values(
+                state=CallState.ANSWERED,
+                answered_at=now,
+                payload=Act.APPROVED if approve else Act.REFUSED,
+            )
+        ).rowcount
+        if not changed:
+            raise CallNotPending(f"the approval request '{call.id}' has already been answered")
 
     @staticmethod
     def set_metadata(conn: Connection, run_id: str, metadata: dict[str, str]) -> None:
@@ -230,6 +287,15 @@ class Ledger:
 
         return await self.database.write(work)
 
+    async def status(self, run_id: str) -> RunStatus | None:
+        """The run's stored status (a client's cancel shows here first)."""
+
+        def work(conn: Connection) -> RunStatus | None:
+            found = conn.execute(select(runs.c.status).where(runs.c.id == run_id)).scalar()
+            return None if found is None else RunStatus(found)
+
+        return await self.database.read(work)
+
     async def next_wake(self) -> int | None:
         """The earliest `wake_at` of a run not leased now, to know how long to sleep."""
         now = self.clock()
@@ -289,6 +355,11 @@ class Ledger:
         state.status = stored
         state.steps = _merged(state.steps, change.new_steps, change.steps)
         state.own.extend({**i, "run_id": state.id} for i in change.items)
+        if change.done_items:
+            done = {item["id"]: item for item in change.done_items}
+            state.own = [
+                {**done[i["id"]], "run_id": state.id} if i["id"] in done else i for i in state.own
+            ]
         state.calls.extend(change.calls)
         if change.close_calls is not None:
             for call in state.calls:
@@ -325,6 +396,8 @@ class Ledger:
             run_id=state.id,
         )
         callbook.insert_calls(conn, state.project, change.calls)
+        update_items(conn, change.done_items)
+        callbook.update_calls(conn, change.updated_calls)
         if change.close_calls is not None:
             callbook.close_calls(conn, state.id, change.close_calls)
         if callbook.any_answered(conn, change.waiting):

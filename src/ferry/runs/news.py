@@ -104,21 +104,21 @@ class Newsroom:
         ]
         self._tell(news)
 
-    def call_made(self, state: Any, item: Json) -> None:
+    def call_made(self, state: Any, item: Json, *, done: bool = True) -> None:
         """A call the model made. A client's function call is told with its arguments as
         deltas, as the Responses stream tells function calls; a call carried over queues
-        (its own item type, which the arguments events do not apply to) whole."""
+        (its own item type, which the arguments events do not apply to) whole; a call of a
+        tool that acts is told added now (`done=False`) and done when carried out
+        (`call_done`)."""
         if self.next is None:
             return
         index = self.index
         self.index += 1
         if item.get("tool") != "function":
-            self._tell(
-                [
-                    {"kind": "item.added", "index": index, "item": item},
-                    {"kind": "item.done", "index": index, "item": item},
-                ]
-            )
+            news = [{"kind": "item.added", "index": index, "item": item}]
+            if done:
+                news.append({"kind": "item.done", "index": index, "item": item})
+            self._tell(news)
             return
         self._tell(
             [
@@ -139,6 +139,14 @@ class Newsroom:
                 {"kind": "item.done", "index": index, "item": item},
             ]
         )
+
+    def call_done(self, state: Any, item: Json) -> None:
+        """A call of a tool that acts was carried out: its item, with the result, is done."""
+        if self.next is None:
+            return
+        made = [i["id"] for i in state.own if i.get("step_id")]
+        if item["id"] in made:
+            self._tell([{"kind": "item.done", "index": made.index(item["id"]), "item": item}])
 
     def answered(self, state: Any, call: Call) -> None:
         """An output that came from a queue: told once (the run remembers which it told)."""

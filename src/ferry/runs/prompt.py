@@ -110,7 +110,7 @@ def build_request(state: RunState) -> ChatRequest:
     if run.get("instructions"):
         messages.append(ChatMessage(role="system", content=run["instructions"]))
     messages += chat_history(_seen(state))
-    specs = tool_specs(run.get("tools") or [])
+    specs = tool_specs(run)
     return ChatRequest(
         model=run["model"],
         messages=messages,

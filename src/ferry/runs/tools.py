@@ -37,16 +37,23 @@ def binding_of(tool: Json, side: str) -> QueueBinding:
     return QueueBinding(binding["endpoint"].rstrip("/"), binding["queue"])
 
 
-def tool_specs(tools: list[Json]) -> dict[str, tuple[Json, ToolSpec]]:
-    """Tool name → (the tool, what the model is told about it)."""
-    return {
-        tool["name"]: (
-            tool,
-            ToolSpec(
-                name=tool["name"],
-                description=tool.get("description") or "",
-                parameters=tool.get("parameters") or EMPTY_PARAMETERS,
-            ),
-        )
-        for tool in tools
-    }
+def tool_specs(run: Json) -> dict[str, tuple[Json, ToolSpec]]:
+    """Function name → (the tool, what the model is told about it). A tool the run expanded
+    when it started (`run["expanded"]`, by the tool's index: an MCP server's tools, an OpenAPI
+    spec's operations) offers its functions instead, each with its `target`."""
+    expanded = run.get("expanded") or {}
+    specs: dict[str, tuple[Json, ToolSpec]] = {}
+    for index, tool in enumerate(run.get("tools") or []):
+        functions = expanded.get(str(index))
+        if functions is None:
+            functions = [{**tool, "target": None}]
+        for function in functions:
+            specs[function["name"]] = (
+                {**tool, "target": function.get("target")},
+                ToolSpec(
+                    name=function["name"],
+                    description=function.get("description") or "",
+                    parameters=function.get("parameters") or EMPTY_PARAMETERS,
+                ),
+            )
+    return specs

@@ -151,7 +151,7 @@ def test_bad_agents_and_versions_are_refused(http: httpx.Client) -> None:
     error_of(
         http.post("/agents/w/versions", params=v1, json={"definition": {"kind": "prompt"}}), 400
     )
-    tools = {"definition": {"kind": "prompt", "model": "m", "tools": [{"type": "mcp"}]}}
+    tools = {"definition": {"kind": "prompt", "model": "m", "tools": [{"type": "web_search"}]}}
     assert (
         error_of(http.post("/agents/w/versions", params=v1, json=tools), 400)["code"]
         == "not_supported"

@@ -23,9 +23,13 @@ from pathlib import Path
 
 import pytest
 
-from ferry.spawn import spawn
 from tests.agents.conftest import Ferry
-from tests.agents.samples import client_environment, run_sample, samples_folder
+from tests.agents.samples import (
+    client_environment,
+    run_sample,
+    samples_folder,
+    start_for_samples,
+)
 from tests.agents.v2.conftest import store_args
 from tests.conftest import BACKENDS
 from tests.fakes.openai_server import FakeOpenAIServer
@@ -98,15 +102,8 @@ def samples(
     root = tmp_path_factory.mktemp("samples")
     app = _function_app(root / "weather-app")
     with FakeOpenAIServer() as model:
-        config = root / "ferry.toml"
-        config.write_text(
-            f'[models."{FAKE}"]\nbackend = "openai"\nbase_url = "{model.base_url}"\n'
-            'api_key = "sk-test"\n'
-        )
-        args = ["start", "--app", str(app), "--config", str(config)]
-        args += ["--queue-port", "0", "--http-port", "0", "--agents-port", "0"]
-        args += ["--queue-tls-port", "0", "--identity-port", "0"]
-        child = spawn([*args, *store_args(request.param, request)], root / "data")
+        store = store_args(request.param, request)
+        child = start_for_samples(root, app, (FAKE, model.base_url), store)
         try:
             ferry = Ferry(child, root / "data")
             # `ferry env` gives FOUNDRY_PROJECT_ENDPOINT, the name the 2.x samples read.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from ferry.agents.bodies import TEXT_LIMIT as _TEXT
 from ferry.agents.bodies import Body as _Body
@@ -149,14 +149,10 @@ def _attachment(value: Any) -> Json:
     kinds = []
     for tool in tools:
         kind = tool.get("type") if isinstance(tool, dict) else None
-        if kind == "code_interpreter":
-            raise NotSupported(
-                "attachments for code_interpreter are not supported by Ferry yet "
-                "(file_search attachments are)",
-                param="attachments",
+        if kind not in ("file_search", "code_interpreter"):
+            raise ValueError(
+                f"attachment tool type '{kind}' is not one of: file_search, code_interpreter"
             )
-        if kind != "file_search":
-            raise ValueError(f"attachment tool type '{kind}' is not one of: file_search")
         kinds.append({"type": kind})
     return {"file_id": value["file_id"], "tools": kinds}
 
@@ -260,6 +256,13 @@ class _RunFields(_Sampling):
 class RunCreate(_RunFields):
     additional_instructions: str | None = Field(default=None, max_length=_TEXT)
     additional_messages: list[MessageCreate] | None = Field(default=None, max_length=32)
+    tool_resources: Json | None = None
+    """The run's own: MCP servers' headers and approval policy."""
+
+    @field_validator("tool_resources")
+    @classmethod
+    def _resources(cls, value: Json | None) -> Json | None:
+        return None if value is None else check_tool_resources(value)
 
 
 class ThreadAndRunCreate(_RunFields):
@@ -281,6 +284,21 @@ class ToolOutput(_Body):
     output: str = Field(max_length=_TEXT)
 
 
+class ToolApproval(_Body):
+    tool_call_id: str = Field(min_length=1, max_length=64)
+    approve: bool
+    headers: dict[str, str] | None = None
+
+
 class ToolOutputs(_Body):
-    tool_outputs: list[ToolOutput] = Field(min_length=1, max_length=128)
+    """Outputs of the run's function calls, or the user's approvals of its MCP calls."""
+
+    tool_outputs: list[ToolOutput] | None = Field(default=None, max_length=128)
+    tool_approvals: list[ToolApproval] | None = Field(default=None, max_length=128)
     stream: bool = False
+
+    @model_validator(mode="after")
+    def _some(self) -> ToolOutputs:
+        if not self.tool_outputs and not self.tool_approvals:
+            raise ValueError("give tool_outputs or tool_approvals")
+        return self

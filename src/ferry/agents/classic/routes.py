@@ -76,6 +76,10 @@ class ClassicRoutes:
             message.parts  # noqa: B018 - refuses unsupported content before the transaction
         return _json(await self.service.create_thread(call.project, request))
 
+    async def list_threads(self, call: Call) -> Response:
+        page = await self.service.list_threads(call.project, **call.paging())
+        return _json(page.to_json())
+
     async def get_thread(self, call: Call) -> Response:
         return _json(await self.service.get_thread(call.project, call.id("thread_id")))
 
@@ -181,9 +185,11 @@ class ClassicRoutes:
 
     async def submit_tool_outputs(self, call: Call) -> Response:
         request = parse_body(ToolOutputs, await call.body())
-        outputs = {o.tool_call_id: o.output for o in request.tool_outputs}
-        if len(outputs) != len(request.tool_outputs):
-            raise BadRequest("tool_outputs names the same tool_call_id twice")
+        given = request.tool_outputs or []
+        outputs = {o.tool_call_id: o.output for o in given}
+        approvals = {a.tool_call_id: (a.approve, a.headers) for a in request.tool_approvals or []}
+        if len(outputs) != len(given) or len(approvals) != len(request.tool_approvals or []):
+            raise BadRequest("the request names the same tool_call_id twice")
         thread_id, run_id = call.id("thread_id"), call.id("run_id")
         stream = None
         if request.stream:
@@ -191,7 +197,9 @@ class ClassicRoutes:
             current = await self.service.get_run(call.project, thread_id, run_id)
             stream = RunStream(self.service.store, self.service.bus, call.project, current)
             await stream.resume()
-        run = await self.service.submit_tool_outputs(call.project, thread_id, run_id, outputs)
+        run = await self.service.submit_tool_outputs(
+            call.project, thread_id, run_id, outputs, approvals
+        )
         if stream is None:
             return _json(run)
         stream.run = run
@@ -225,6 +233,7 @@ class ClassicRoutes:
             Route("/assistants/{assistant_id}", e(self.update_assistant), methods=["POST"]),
             Route("/assistants/{assistant_id}", e(self.delete_assistant), methods=["DELETE"]),
             Route("/threads", e(self.create_thread), methods=["POST"]),
+            Route("/threads", e(self.list_threads), methods=["GET"]),
             Route("/threads/runs", e(self.create_thread_and_run), methods=["POST"]),
             Route(threads, e(self.get_thread), methods=["GET"]),
             Route(threads, e(self.update_thread), methods=["POST"]),

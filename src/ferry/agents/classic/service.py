@@ -32,7 +32,7 @@ from ferry.agents.classic.views import (
 )
 from ferry.agents.errors import BadRequest
 from ferry.agents.store import AgentStore, Page, busy, conversation_busy, missing
-from ferry.agents.tools import classic_tools
+from ferry.agents.tools import classic_tools, with_mcp_resources
 from ferry.ids import new_id
 from ferry.knowledge.vectorstores import VectorStores
 from ferry.runs.bus import RunBus
@@ -74,13 +74,34 @@ def _definition(request: AssistantCreate | AssistantUpdate, base: Json) -> Json:
 
 
 def _merged_resources(definition: Json, thread: Json) -> Json:
-    """The vector stores a run searches: the thread's, then the assistant's."""
-    ids: list[str] = []
-    for owner in (thread, definition):
-        search = (owner.get("tool_resources") or {}).get("file_search") or {}
-        ids += search.get("vector_store_ids") or []
-    ids = list(dict.fromkeys(ids))
-    return {"file_search": {"vector_store_ids": ids}} if ids else {}
+    """The vector stores a run searches and the files its code session holds: the
+    thread's, then the assistant's."""
+    merged: Json = {}
+    for kind, key in (("file_search", "vector_store_ids"), ("code_interpreter", "file_ids")):
+        ids: list[str] = []
+        for owner in (thread, definition):
+            ids += ((owner.get("tool_resources") or {}).get(kind) or {}).get(key) or []
+        ids = list(dict.fromkeys(ids))
+        if ids:
+            merged[kind] = {key: ids}
+    return merged
+
+
+def _code_attachments(conn: Connection, project: str, thread_id: str) -> bool:
+    """Whether a message of the thread has a file attached for code_interpreter."""
+    bodies = conn.execute(
+        select(items.c.body).where(
+            items.c.project == project,
+            items.c.conversation_id == thread_id,
+            items.c.type == "message",
+        )
+    ).scalars()
+    return any(
+        tool.get("type") == "code_interpreter"
+        for body in bodies
+        for attachment in body.get("attachments") or []
+        for tool in attachment.get("tools") or []
+    )
 
 
 def _tool_timeout(metadata: dict[str, str]) -> int | None:
@@ -265,6 +286,17 @@ class ClassicService:
         ids = (resources.get("file_search") or {}).get("vector_store_ids") or []
         VectorStores.check_within(conn, project, ids)
 
+    async def list_threads(self, project: str, **paging: Any) -> Page:
+        return await self.store.read(
+            lambda conn: AgentStore.page(
+                conn,
+                conversations,
+                where=[conversations.c.project == project, conversations.c.api == API],
+                shape=lambda row: thread_view(row.id, dict(row.body)),
+                **paging,
+            )
+        )
+
     async def get_thread(self, project: str, thread_id: str) -> Json:
         return await self.store.read(
             lambda conn: thread_view(thread_id, self._thread(conn, project, thread_id))
@@ -393,6 +425,10 @@ class ClassicService:
         if own_store in searched and not any(tool["type"] == "file_search" for tool in tools):
             # Files attached for file_search bring the tool, as on the hosted service.
             tools = [*tools, classic_tools([{"type": "file_search"}])[0]]
+        if not any(tool["type"] == "code_interpreter" for tool in tools) and _code_attachments(
+            conn, project, thread_id
+        ):
+            tools = [*tools, classic_tools([{"type": "code_interpreter"}])[0]]
         instructions = request.instructions
         if instructions is None:
             instructions = definition.get("instructions") or ""
@@ -400,6 +436,9 @@ class ClassicService:
         if additional:
             instructions = f"{instructions}\n\n{additional}" if instructions else additional
         metadata = version.get("metadata") or {}
+        tools = with_mcp_resources(
+            tools, getattr(request, "tool_resources", None) or {}, definition.get("tool_resources")
+        )
 
         def pick(mine: Any, theirs: Any) -> Any:
             return theirs if mine is None else mine
@@ -538,27 +577,48 @@ class ClassicService:
         return run
 
     async def submit_tool_outputs(
-        self, project: str, thread_id: str, run_id: str, outputs: dict[str, str]
+        self,
+        project: str,
+        thread_id: str,
+        run_id: str,
+        outputs: dict[str, str],
+        approvals: dict[str, tuple[bool, dict[str, str] | None]] | None = None,
     ) -> Json:
+        """Outputs for the run's function calls, or approvals for its MCP calls: each set
+        given must answer every call waiting for that kind of answer."""
+        approvals = approvals or {}
+
         def work(conn: Connection) -> Json:
             row = self.run_row(conn, project, thread_id, run_id)
             if row.status != RunStatus.REQUIRES_ACTION:
                 raise BadRequest(f'Runs in status "{row.status}" do not accept tool outputs.')
-            waiting = {
-                call.call_id: call
-                for call in calls_of(conn, [run_id])
-                if call.state == CallState.PENDING and not call.queued
-            }
-            if set(outputs) != set(waiting):
+            pending = [c for c in calls_of(conn, [run_id]) if c.state == CallState.PENDING]
+            waiting = {c.call_id: c for c in pending if c.kind == "function"}
+            asking = {c.call_id: c for c in pending if c.for_client and c.kind != "function"}
+            if approvals and set(approvals) != set(asking):
+                raise BadRequest(
+                    f"Expected tool approvals for call_ids {sorted(asking)}, "
+                    f"got {sorted(approvals)}",
+                    param="tool_approvals",
+                )
+            if (outputs or not approvals) and set(outputs) != set(waiting):
                 raise BadRequest(
                     f"Expected tool outputs for call_ids {sorted(waiting)}, got {sorted(outputs)}",
                     param="tool_outputs",
                 )
-            answers = [
-                Answer(waiting[call_id], output, run_id, waiting[call_id].step_id, thread_id)
-                for call_id, output in outputs.items()
-            ]
-            self.store.ledger.answer(conn, project, answers, self.store.clock(), requeue=run_id)
+            now = self.store.clock()
+            if approvals:
+                decisions = [
+                    (asking[call_id], approve, headers)
+                    for call_id, (approve, headers) in approvals.items()
+                ]
+                self.store.ledger.approve(conn, decisions, now, requeue=run_id)
+            if outputs:
+                answers = [
+                    Answer(waiting[call_id], output, run_id, waiting[call_id].step_id, thread_id)
+                    for call_id, output in outputs.items()
+                ]
+                self.store.ledger.answer(conn, project, answers, now, requeue=run_id)
             return self.render_run(conn, self.run_row(conn, project, thread_id, run_id))
 
         run = await self.store.write(work)
@@ -651,7 +711,7 @@ def _with_content(include: Sequence[str]) -> bool:
 def _waiting_calls(conn: Connection, run_id: str) -> list[Json]:
     """The client's function calls a run waits on, in the order they were made."""
     pending: list[Call] = [
-        c for c in calls_of(conn, [run_id]) if c.state == CallState.PENDING and not c.queued
+        c for c in calls_of(conn, [run_id]) if c.state == CallState.PENDING and c.for_client
     ]
     if not pending:
         return []

@@ -84,7 +84,7 @@ class _Known:
         waiting = [
             self.items[c.id]
             for c in self.calls.values()
-            if c.state == CallState.PENDING and not c.queued and c.id in self.items
+            if c.state == CallState.PENDING and c.for_client and c.id in self.items
         ]
         return run_view(self.run_id, self.thread_id, self.status, self.run, waiting)
 

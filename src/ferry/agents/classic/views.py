@@ -13,6 +13,7 @@ from typing import Any
 
 from ferry.agents.tools import render_classic_tools
 from ferry.runs.calls import Call
+from ferry.runs.prompt import arguments_object
 
 __all__ = [
     "assistant_view",
@@ -60,6 +61,14 @@ def thread_view(conversation_id: str, body: Json) -> Json:
 
 def _annotation(note: Json) -> Json:
     """A core annotation as the classic API writes it."""
+    if note.get("type") == "file_path":
+        return {
+            "type": "file_path",
+            "text": note["text"],
+            "start_index": note["start_index"],
+            "end_index": note["end_index"],
+            "file_path": {"file_id": note["file_id"]},
+        }
     if note.get("type") != "file_citation":
         return note
     return {
@@ -140,7 +149,24 @@ def run_view(run_id: str, thread_id: str, status: str, run: Json, waiting: Seque
     """`waiting`: the function calls the client must answer (`call_id`, `name`,
     `arguments`), shown as `required_action` while the run requires action."""
     required = None
-    if status == "requires_action":
+    approvals = [call for call in waiting if call.get("tool") != "function"]
+    if status == "requires_action" and approvals:
+        required = {
+            "type": "submit_tool_approval",
+            "submit_tool_approval": {
+                "tool_calls": [
+                    {
+                        "id": call["call_id"],
+                        "type": "mcp",
+                        "name": call.get("target") or call["name"],
+                        "arguments": call["arguments"],
+                        "server_label": call.get("server_label") or "",
+                    }
+                    for call in approvals
+                ]
+            },
+        }
+    elif status == "requires_action":
         required = {
             "type": "submit_tool_outputs",
             "submit_tool_outputs": {
@@ -216,11 +242,64 @@ def _search_view(item: Json, content: bool) -> Json:
     }
 
 
+def _code_view(item: Json) -> Json:
+    """A code_interpreter call: the program, and what it printed and showed."""
+    arguments = arguments_object(item["arguments"]) or {}
+    outputs = []
+    for output in item.get("outputs") or []:
+        if output["type"] == "logs":
+            outputs.append({"type": "logs", "logs": output["logs"]})
+        elif output["type"] == "image":
+            outputs.append({"type": "image", "image": {"file_id": output["file_id"]}})
+    error = item.get("error")
+    if error is not None and not any(o["type"] == "logs" for o in outputs):
+        outputs.append({"type": "logs", "logs": error.get("message") or ""})
+    return {
+        "id": item["call_id"],
+        "type": "code_interpreter",
+        "code_interpreter": {"input": str(arguments.get("code") or ""), "outputs": outputs},
+    }
+
+
 def _call_view(
     call: Call | None, item: Json, outputs: dict[str, str], content: bool = False
 ) -> Json:
     if item.get("tool") == "file_search":
         return _search_view(item, content)
+    if item.get("tool") == "code_interpreter":
+        return _code_view(item)
+    if item.get("tool") == "connected_agent":
+        return {
+            "id": item["call_id"],
+            "type": "connected_agent",
+            "connected_agent": {
+                "name": item["name"],
+                "arguments": item["arguments"],
+                "output": item.get("output"),
+                "run_id": item.get("child_run_id"),
+                "thread_id": item.get("child_thread_id"),
+                "agent_id": item.get("agent_id"),
+            },
+        }
+    if item.get("tool") == "openapi":
+        return {
+            "id": item["call_id"],
+            "type": "openapi",
+            "openapi": {
+                "name": item["name"],
+                "arguments": item["arguments"],
+                "output": item.get("output") or "",
+            },
+        }
+    if item.get("tool") == "mcp":
+        return {
+            "id": item["call_id"],
+            "type": "mcp",
+            "name": item.get("target") or item["name"],
+            "arguments": item["arguments"],
+            "output": item.get("output") or "",
+            "server_label": item.get("server_label") or "",
+        }
     view: Json = {
         "id": item["call_id"],
         "type": "function",
@@ -242,6 +321,34 @@ def _call_view(
     return view
 
 
+def _activity(item: Json) -> Json:
+    """An MCP server's tools, as the run step that lists them shows them."""
+    tools = {}
+    for tool in item.get("tools") or []:
+        schema = tool.get("input_schema") or {}
+        tools[tool["name"]] = {
+            "description": tool.get("description") or "",
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    name: {
+                        "type": str(spec.get("type") or "string"),
+                        "description": spec.get("description") or "",
+                    }
+                    for name, spec in (schema.get("properties") or {}).items()
+                    if isinstance(spec, dict)
+                },
+                "required": list(schema.get("required") or []),
+            },
+        }
+    return {
+        "type": "mcp_list_tools",
+        "id": item["id"],
+        "server_label": item.get("server_label") or "",
+        "tools": tools,
+    }
+
+
 def step_view(
     step: Json,
     run_id: str,
@@ -261,6 +368,11 @@ def step_view(
         details: Json = {
             "type": "message_creation",
             "message_creation": {"message_id": message},
+        }
+    elif step["kind"] == "activities":
+        details = {
+            "type": "activities",
+            "activities": [_activity(i) for i in items if i["type"] == "mcp_list_tools"],
         }
     else:
         details = {

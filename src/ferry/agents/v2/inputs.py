@@ -17,21 +17,19 @@ from sqlalchemy import Connection, select
 
 from ferry.agents.errors import BadRequest
 from ferry.agents.store import AgentStore
-from ferry.runs.calls import Answer, Call, calls_of
+from ferry.runs.calls import Act, Answer, Call, calls_of
 from ferry.runs.ledger import Ledger
 from ferry.runs.status import CallState
 from ferry.store.schema import runs
 
-__all__ = ["client_calls", "take_inputs"]
+__all__ = ["approval_requests", "client_calls", "take_inputs"]
 
 Json = dict[str, Any]
 
 
-def client_calls(
-    conn: Connection, project: str, *, conversation_id: str | None, chain: Sequence[str]
-) -> dict[str, Call]:
-    """The client-side calls still waiting for outputs in a conversation or a chain of
-    responses, by call id."""
+def _pending(
+    conn: Connection, project: str, conversation_id: str | None, chain: Sequence[str]
+) -> list[Call]:
     if conversation_id is not None:
         run_ids = list(
             conn.execute(
@@ -42,10 +40,29 @@ def client_calls(
         )
     else:
         run_ids = list(chain)
+    return [c for c in calls_of(conn, run_ids) if c.state == CallState.PENDING]
+
+
+def client_calls(
+    conn: Connection, project: str, *, conversation_id: str | None, chain: Sequence[str]
+) -> dict[str, Call]:
+    """The client-side calls still waiting for outputs in a conversation or a chain of
+    responses, by call id."""
     return {
         call.call_id: call
-        for call in calls_of(conn, run_ids)
-        if call.state == CallState.PENDING and not call.queued
+        for call in _pending(conn, project, conversation_id, chain)
+        if call.kind == "function"
+    }
+
+
+def approval_requests(
+    conn: Connection, project: str, *, conversation_id: str | None, chain: Sequence[str]
+) -> dict[str, Call]:
+    """The calls waiting for the user's approval (`mcp_approval_request` items), by item id."""
+    return {
+        call.id: call
+        for call in _pending(conn, project, conversation_id, chain)
+        if call.payload == Act.APPROVAL
     }
 
 
@@ -60,6 +77,7 @@ def take_inputs(
     waiting: dict[str, Call],
     now: int,
     complete: bool,
+    requests: dict[str, Call] | None = None,
 ) -> list[Json]:
     """Store `new` (answering `waiting` calls with their outputs), and return what was
     stored. With `complete`, every waiting call must be answered here."""
@@ -67,6 +85,15 @@ def take_inputs(
     answered: set[str] = set()
     stored: list[Json] = []
     for index, item in enumerate(new):
+        if item["type"] == "mcp_approval_response":
+            request = (requests or {}).get(item["approval_request_id"])
+            if request is None or run_id is None:
+                raise BadRequest(
+                    "No MCP approval request waits with id "
+                    f"'{item['approval_request_id'][:80]}' (answer one in a response's input).",
+                    param=f"input[{index}]",
+                )
+            ledger.settle_request(conn, request, item["approve"], now)
         if item["type"] == "function_call_output":
             call_id = item["call_id"]
             call = waiting.get(call_id)

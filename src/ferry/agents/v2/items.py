@@ -12,7 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 from ferry.agents.errors import BadRequest, NotSupported
+from ferry.ids import new_id
 from ferry.runs.calls import Call
+from ferry.runs.prompt import arguments_object
 from ferry.runs.records import call_item, message_item, output_item, text_parts
 from ferry.runs.status import CallState
 
@@ -109,10 +111,30 @@ def _function_call(item: Json, where: str, now: int) -> Json:
     return call_item(call_id, name, arguments, "function", now)
 
 
+def _approval(item: Json, where: str, now: int) -> Json:
+    """`mcp_approval_response`: the user's answer to an `mcp_approval_request`."""
+    request, approve = item.get("approval_request_id"), item.get("approve")
+    if not isinstance(request, str) or not request or not isinstance(approve, bool):
+        raise BadRequest(
+            f"{where} needs 'approval_request_id' (a string) and 'approve' (true or false)",
+            param=where,
+        )
+    reason = item.get("reason")
+    return {
+        "id": new_id("mcpr"),
+        "type": "mcp_approval_response",
+        "approval_request_id": request,
+        "approve": approve,
+        "reason": reason if isinstance(reason, str) else None,
+        "created_at": now,
+    }
+
+
 _READERS = {
     "message": _message,
     "function_call_output": _function_output,
     "function_call": _function_call,
+    "mcp_approval_response": _approval,
 }
 
 
@@ -153,7 +175,6 @@ _NOT_YET = (
     "local_shell_call_output",
     "mcp_list_tools",
     "mcp_approval_request",
-    "mcp_approval_response",
     "mcp_call",
     "custom_tool_call",
     "custom_tool_call_output",
@@ -169,6 +190,15 @@ def _call_status(call: Call | None) -> str:
 
 
 def _annotation(note: Json) -> Json:
+    if note.get("type") == "file_path":
+        return {
+            "type": "container_file_citation",
+            "container_id": note.get("container_id") or "",
+            "file_id": note["file_id"],
+            "filename": note["text"].rsplit("/", 1)[-1],
+            "start_index": note["start_index"],
+            "end_index": note["end_index"],
+        }
     if note.get("type") != "file_citation":
         return note
     return {
@@ -196,7 +226,7 @@ def _parts(item: Json) -> list[Json]:
             parts.append(
                 {"type": "input_image", "image_url": part["url"], "detail": part["detail"]}
             )
-        elif kind == "image_file":
+        elif kind == "image_file" and not assistant:
             parts.append(
                 {"type": "input_image", "file_id": part["file_id"], "detail": part["detail"]}
             )
@@ -227,6 +257,54 @@ def _search_call(item: Json, results: bool) -> Json:
     }
 
 
+def _code_call(item: Json) -> Json:
+    """A code_interpreter call: the program, and what it printed and showed (an image as
+    the path of its file's content in the files API)."""
+    outputs: list[Json] = []
+    for output in item.get("outputs") or []:
+        if output["type"] == "logs":
+            outputs.append({"type": "logs", "logs": output["logs"]})
+        elif output["type"] == "image":
+            outputs.append({"type": "image", "url": f"files/{output['file_id']}/content"})
+    done = "output" in item
+    failed = done and (item.get("error") or {}).get("code") not in (None, "execution_error")
+    return {
+        "type": "code_interpreter_call",
+        "id": item["id"],
+        "status": ("failed" if failed else "completed") if done else "in_progress",
+        "code": str((arguments_object(item["arguments"]) or {}).get("code") or ""),
+        "container_id": item.get("container_id") or "",
+        "outputs": outputs if done else None,
+    }
+
+
+_PLACES = ("conversation_id", "run_id", "step_id", "created_at", "agent")
+
+
+def _mcp_call(item: Json, call: Call | None) -> Json:
+    """A call to an MCP server's tool; one that waited for approval in a response that
+    ended shows as the request the next response answers."""
+    if item.get("approval_request"):
+        return {
+            "type": "mcp_approval_request",
+            "id": item["id"],
+            "server_label": item.get("server_label") or "",
+            "name": item.get("target") or item["name"],
+            "arguments": item["arguments"],
+        }
+    error = item.get("error")
+    return {
+        "type": "mcp_call",
+        "id": item["id"],
+        "server_label": item.get("server_label") or "",
+        "name": item.get("target") or item["name"],
+        "arguments": item["arguments"],
+        "output": item.get("output") if error is None else None,
+        "error": None if error is None else error.get("message"),
+        "status": _call_status(call) if "output" not in item else "completed",
+    }
+
+
 def render_item(
     item: Json,
     calls: dict[str, Call] | None = None,
@@ -249,6 +327,22 @@ def render_item(
         }
     elif kind == "function_call" and item.get("tool") == "file_search":
         view = _search_call(item, results)
+    elif kind == "function_call" and item.get("tool") == "code_interpreter":
+        view = _code_call(item)
+    elif kind == "function_call" and item.get("tool") == "mcp":
+        view = _mcp_call(item, (calls or {}).get(item["id"]))
+    elif kind == "function_call" and item.get("tool") in ("openapi", "connected_agent"):
+        view = {
+            "type": f"{item['tool']}_call",
+            "id": item["id"],
+            "call_id": item["call_id"],
+            "name": item["name"],
+            "arguments": item["arguments"],
+            "output": item.get("output"),
+            "status": "completed" if "output" in item else "in_progress",
+        }
+    elif kind in ("mcp_list_tools", "mcp_approval_response"):
+        view = {k: v for k, v in item.items() if k not in _PLACES}
     elif kind == "function_call":
         call = (calls or {}).get(item["id"])
         queued = item.get("tool") == "azure_function"

@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Row, select
 from ferry.agents.errors import BadRequest, NotFound
 from ferry.agents.store import AgentStore, Page, conversation_busy
 from ferry.agents.v2.agents import API, AgentsV2, pick_version
-from ferry.agents.v2.inputs import client_calls, take_inputs
+from ferry.agents.v2.inputs import approval_requests, client_calls, take_inputs
 from ferry.agents.v2.items import input_items, render_item
 from ferry.agents.v2.requests import ResponseCreate, format_of
 from ferry.agents.v2.views import response_view
@@ -254,6 +254,9 @@ class ResponsesV2:
                         param="conversation",
                     )
             waiting = client_calls(conn, project, conversation_id=conversation_id, chain=chain)
+            requests = approval_requests(
+                conn, project, conversation_id=conversation_id, chain=chain
+            )
             take_inputs(
                 conn,
                 self.store.ledger,
@@ -264,6 +267,7 @@ class ResponsesV2:
                 waiting=waiting,
                 now=now_ms,
                 complete=True,
+                requests=requests,
             )
             if conversation_id is not None:
                 body["horizon"] = AgentStore.last_item_seq(conn, project, conversation_id)

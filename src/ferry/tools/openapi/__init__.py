@@ -1,0 +1,1 @@
+"""The `openapi` tool: an OpenAPI spec's operations, called over HTTP."""
