@@ -294,3 +294,31 @@ def test_v2_openapi_sample(samples: Samples) -> None:
     out = samples.run(V2, "agents/tools/sample_agent_openapi.py")
     assert "Agent response: The weather service could not be reached." in out
     assert "wttr.in:443" in samples.proxy.targets[before:]
+
+
+def test_v2_code_interpreter_structured_inputs_sample(samples: Samples) -> None:
+    """The agent's container names its file as `{{analysis_file_id}}`; the response gives the
+    id as a structured input, so the session holds the uploaded numbers.csv."""
+    samples.model.reset()
+    program = "import pandas as pd\nprint(pd.read_csv('/mnt/data/numbers.csv').x.sum())"
+    samples.model.push_tool_calls(("code_interpreter", {"code": program}))
+    samples.model.push_text("The sum of x is 6.")
+    out = samples.run(V2, "agents/tools/sample_agent_code_interpreter_structured_inputs.py")
+    assert "Agent response: The sum of x is 6." in out
+    (tool,) = [m for m in samples.model.requests[-1].messages if m["role"] == "tool"]
+    assert tool["content"].strip() == "6"
+
+
+@pytest.mark.parametrize(
+    "sample", ["agents/tools/sample_agent_mcp.py", "agents/tools/sample_agent_mcp_async.py"]
+)
+def test_v2_mcp_samples_offline(samples: Samples, sample: str) -> None:
+    """These name a public MCP server (gitmcp.io) in their code: offline, Ferry's attempt to
+    list its tools goes to the refusing proxy, and the responses go on without them."""
+    samples.model.reset()
+    samples.model.push_text("The MCP server could not be reached.")
+    samples.model.push_text("Nothing to approve.")
+    before = len(samples.proxy.targets)
+    out = samples.run(V2, sample)
+    assert "gitmcp.io:443" in samples.proxy.targets[before:]
+    assert "Agent response: Nothing to approve." in out

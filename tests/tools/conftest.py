@@ -12,7 +12,7 @@ from tests.agents.conftest import Ferry
 from tests.agents.v2.conftest import store_args
 from tests.conftest import BACKENDS
 from tests.fakes.mcp_server import McpTestServer
-from tests.fakes.openapi_server import FakeOpenApiServer
+from tests.fakes.openapi_server import API_KEY, FakeOpenApiServer
 
 CODE_TIMEOUT = 5
 """Seconds a code_interpreter call may run in these tests (an endless loop ends sooner)."""
@@ -23,7 +23,11 @@ def ferry(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Ferry]:
     data = tmp_path_factory.mktemp("tools")
-    env = {"FERRY_CODE_TIMEOUT": str(CODE_TIMEOUT), "FERRY_MCP_TIMEOUT": "5"}
+    env = {
+        "FERRY_CODE_TIMEOUT": str(CODE_TIMEOUT),
+        "FERRY_MCP_TIMEOUT": "5",
+        "FERRY_CONNECTION_WEATHER_KEY": API_KEY,  # the key of connection `weather-key`
+    }
     args = ["serve", "agents", "--port", "0", *store_args(request.param, request)]
     child = spawn(args, data, env=env)
     yield Ferry(child, data)

@@ -232,3 +232,30 @@ def test_without_a_sandbox_the_tool_is_refused_with_the_reason(tmp_path: Any) ->
             assert "code_interpreter" in run.last_error["message"]
     finally:
         child.kill()
+
+
+def test_a_streamed_response_tells_the_call_begun_then_done(ferry: Ferry) -> None:
+    tools: Any = [{"type": "code_interpreter", "container": {"type": "auto"}}]
+    with _openai(ferry) as client:
+        events = list(
+            client.responses.create(
+                model="gpt-4o-mini", input=_code("print(2 ** 10)"), tools=tools, stream=True
+            )
+        )
+    items = [
+        (e.type, e.item.type, e.item.status)
+        for e in events
+        if e.type in ("response.output_item.added", "response.output_item.done")
+    ]
+    assert items[:2] == [
+        ("response.output_item.added", "code_interpreter_call", "in_progress"),
+        ("response.output_item.done", "code_interpreter_call", "completed"),
+    ]
+    (done,) = [
+        e
+        for e in events
+        if e.type == "response.output_item.done" and e.item.type == "code_interpreter_call"
+    ]
+    assert [o.logs for o in done.item.outputs or []] == ["1024\n"]
+    assert events[-1].type == "response.completed"
+    assert events[-1].response.output_text == "code_interpreter says: 1024"

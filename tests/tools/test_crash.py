@@ -5,6 +5,8 @@ was interrupted; the run completes. SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -66,5 +68,22 @@ def test_a_call_cut_short_by_a_crash_is_told_not_repeated(
             assert answer is not None
             assert "Ferry stopped while this code was running" in answer.text.value
         assert marker.read_text() == "x"  # started once, never again
+        # `ferry runs show` tells the call's fate.
+        shown = subprocess.run(
+            [sys.executable, "-m", "ferry", "runs", "show", run.id, "--data", str(data)]
+            + [*extra, "--json"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        timeline = json.loads(shown.stdout)
+        (call,) = timeline["tools"]
+        assert (call["tool"], call["state"], call["stage"]) == (
+            "code_interpreter",
+            "answered",
+            "started",
+        )
+        done = [e for e in timeline["events"] if e["event"] == "tool.done"]
+        assert len(done) == 1 and "interrupted" in done[0]["detail"]
     finally:
         agents.kill()

@@ -14,6 +14,8 @@ from azure.ai.agents import AgentsClient
 from azure.ai.agents.models import (
     ConnectedAgentTool,
     OpenApiAnonymousAuthDetails,
+    OpenApiConnectionAuthDetails,
+    OpenApiConnectionSecurityScheme,
     OpenApiManagedAuthDetails,
     OpenApiManagedSecurityScheme,
     OpenApiTool,
@@ -87,6 +89,34 @@ def test_managed_identity_sends_ferrys_own_token(
     token = api_server.last().headers["authorization"].removeprefix("Bearer ")
     claims = json.loads(_b64(token.split(".")[1]))
     assert claims["aud"] == "https://storage.azure.com"
+
+
+def test_connection_auth_sends_the_connections_key(
+    ferry: Ferry, api_server: FakeOpenApiServer
+) -> None:
+    def tool(connection: str) -> OpenApiTool:
+        scheme = OpenApiConnectionSecurityScheme(
+            connection_id=f"/subscriptions/s/resourceGroups/g/connections/{connection}"
+        )
+        return OpenApiTool(
+            name="keyed",
+            spec=weather_spec(api_server.base_url),
+            description="A secret",
+            auth=OpenApiConnectionAuthDetails(security_scheme=scheme),
+        )
+
+    with ferry.agents() as client:
+        agent = client.create_agent(
+            model="gpt-4o-mini", name="key", tools=tool("weather-key").definitions
+        )
+        run, answer = _ask(client, agent.id, _call("keyed_getSecret"))
+        assert run.status == "completed" and "the header key worked" in answer
+        # A connection Ferry has no key for: the model hears which variable to set.
+        agent = client.create_agent(
+            model="gpt-4o-mini", name="nokey", tools=tool("unknown").definitions
+        )
+        run, answer = _ask(client, agent.id, _call("keyed_getSecret"))
+        assert run.status == "completed" and "FERRY_CONNECTION_UNKNOWN" in answer
 
 
 def _b64(part: str) -> bytes:

@@ -569,7 +569,11 @@ def with_mcp_resources(tools: list[Json], *resources: Json) -> list[Json]:
     found: dict[str, Json] = {}
     for owner in reversed(resources):
         for entry in (owner or {}).get("mcp") or []:
-            found[entry["server_label"]] = {**found.get(entry["server_label"], {}), **entry}
+            earlier = found.get(entry["server_label"], {})
+            combined = {**earlier, **entry}
+            if "headers" in earlier and "headers" in entry:
+                combined["headers"] = {**earlier["headers"], **entry["headers"]}
+            found[entry["server_label"]] = combined
     merged = []
     for tool in tools:
         entry = found.get(tool.get("server_label") or "") if tool["type"] == "mcp" else None

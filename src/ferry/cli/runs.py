@@ -59,3 +59,9 @@ def show(
         title="Queue calls",
         columns=["correlation_id", "tool", "state", "put", "answered", "deadline", "late"],
     )
+    emit(
+        found["tools"],
+        as_json=False,
+        title="Other tool calls",
+        columns=["call_id", "tool", "name", "state", "stage", "made", "answered", "deadline"],
+    )

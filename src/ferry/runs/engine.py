@@ -764,9 +764,9 @@ class RunEngine:
             updated_calls=list(calls),
             events=events,
         )
-        await self._commit(state, change, room)
         for item in done:
             room.call_done(state, item)
+        await self._commit(state, change, room)
 
     async def _perform(
         self, state: RunState, specs: dict[str, Any], call: Call, item: Json

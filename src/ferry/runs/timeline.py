@@ -1,4 +1,6 @@
-"""A run's timeline as people read it: what happened when, and every queue call's fate.
+"""A run's timeline as people read it: what happened when, every queue call's fate, and
+every other tool call's (the client's functions; the tools Ferry carries out: where a call
+that acts stands, `stage`: approval, approved, refused, started).
 
 Classic runs and v2 responses alike (both are runs of the core)."""
 
@@ -69,6 +71,23 @@ def timeline(database: Database, run_id: str) -> Json:
                 .order_by(tool_calls.c.created_at)
             )
         ]
-        return {"run": run, "events": events, "calls": calls}
+        tools = [
+            {
+                "call_id": row.call_id,
+                "tool": row.kind,
+                "name": row.name,
+                "state": row.state,
+                "stage": row.payload or "",
+                "made": _time(row.created_at),
+                "answered": _time(row.answered_at),
+                "deadline": _time(row.deadline),
+            }
+            for row in conn.execute(
+                select(tool_calls)
+                .where(tool_calls.c.run_id == run_id, tool_calls.c.correlation_id.is_(None))
+                .order_by(tool_calls.c.created_at)
+            )
+        ]
+        return {"run": run, "events": events, "calls": calls, "tools": tools}
 
     return database.read_sync(work)

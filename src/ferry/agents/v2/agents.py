@@ -54,6 +54,7 @@ def _version_body(request: VersionCreate, now: int) -> Json:
             "top_p": definition.top_p,
             "tool_choice": definition.tool_choice,
             "format": format_of(definition.text),
+            "structured_inputs": definition.structured_inputs,
         },
     }
 

@@ -16,6 +16,7 @@ from pydantic import Field, field_validator
 from ferry.agents.bodies import TEXT_LIMIT, Body, Metadata
 from ferry.agents.errors import NotSupported
 from ferry.agents.tools import v2_tools
+from ferry.agents.v2.structured import check_declared
 
 __all__ = [
     "AGENT_NAME",
@@ -133,6 +134,12 @@ class Definition(_Sampling):
     kind: str
     model: str = Field(min_length=1, max_length=256)
     instructions: str | None = Field(default=None, max_length=TEXT_LIMIT)
+    structured_inputs: Json | None = None
+
+    @field_validator("structured_inputs")
+    @classmethod
+    def _inputs(cls, value: Json | None) -> Json | None:
+        return check_declared(value)
 
     @field_validator("kind")
     @classmethod
@@ -196,6 +203,8 @@ them out rather than refusing a request the service accepts."""
 class ResponseCreate(_Sampling):
     model: str | None = Field(default=None, min_length=1, max_length=256)
     agent_reference: Json | None = None
+    structured_inputs: Json | None = None
+    """Values of the agent's structured inputs (`ferry.agents.v2.structured`)."""
     agent: Json | None = None
     """The name `agent_reference` had before azure-ai-projects 2.0.0b4."""
     input: str | list[Any] | None = None

@@ -24,6 +24,7 @@ from ferry.agents.v2.agents import API, AgentsV2, pick_version
 from ferry.agents.v2.inputs import approval_requests, client_calls, take_inputs
 from ferry.agents.v2.items import input_items, render_item
 from ferry.agents.v2.requests import ResponseCreate, format_of
+from ferry.agents.v2.structured import fill_in
 from ferry.agents.v2.views import response_view
 from ferry.ids import new_id
 from ferry.knowledge.vectorstores import VectorStores
@@ -168,7 +169,8 @@ class ResponsesV2:
         else:
             version = row.latest
         body = self.agents.version(conn, project, name, version)
-        return {"id": name, "name": name, "version": str(version)}, body["definition"]
+        definition = fill_in(body["definition"], request.structured_inputs)
+        return {"id": name, "name": name, "version": str(version)}, definition
 
     def _body(
         self, request: ResponseCreate, agent: Json | None, definition: Json, now: int

@@ -63,6 +63,8 @@ def definition_view(definition: Json) -> Json:
         view["tool_choice"] = _choice(definition["tool_choice"])
     if definition.get("format") is not None:
         view["text"] = text_of_format(definition["format"])
+    if definition.get("structured_inputs"):
+        view["structured_inputs"] = definition["structured_inputs"]
     return view
 
 
