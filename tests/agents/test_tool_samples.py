@@ -34,7 +34,7 @@ from tests.agents.v2.conftest import store_args
 from tests.conftest import BACKENDS
 from tests.fakes.egress_proxy import EgressProxy
 from tests.fakes.mcp_server import McpTestServer
-from tests.fakes.openai_server import FakeOpenAIServer
+from tests.fakes.openai_server import FakeOpenAIServer, Reply
 
 pytestmark = pytest.mark.slow
 
@@ -59,6 +59,20 @@ CHART = (
 LINK = "sandbox:/mnt/data/transportation_operating_profit.png"
 
 
+SAMPLE_WEATHER = """
+
+@app.function_name(name="SampleWeather")
+@app.queue_trigger(arg_name="msg", queue_name="weather-input", connection="AzureWebJobsStorage")
+@app.queue_output(arg_name="out", queue_name="weather-output", connection="AzureWebJobsStorage")
+def sample_weather(msg: func.QueueMessage, out: func.Out[str]) -> None:
+    payload = json.loads(msg.get_body().decode("utf-8"))
+    answer = {"Value": "Rainy in " + payload["Location"], "CorrelationId": payload["CorrelationId"]}
+    out.set(json.dumps(answer))
+"""
+"""The weather function the multiple-connected-agents sample's weather agent calls over the
+queues it names (the sample ships none): added to the test's copy of the weather app."""
+
+
 @dataclass
 class Samples:
     ferry: Ferry
@@ -70,6 +84,7 @@ class Samples:
     def run(self, folder: Path, sample: str, *, python: str | None = None) -> str:
         env = {
             **self.environment,
+            "STORAGE_QUEUE_URI": self.ferry.queues_url,
             "MODEL_DEPLOYMENT_NAME": MODEL,
             "FOUNDRY_MODEL_NAME": MODEL,
             "MCP_SERVER_URL": self.mcp.url,
@@ -134,6 +149,8 @@ def samples(
     root = tmp_path_factory.mktemp("tool-samples")
     app = root / "weather"
     shutil.copytree(APPS / "weather", app)
+    with open(app / "function_app.py", "a") as code:
+        code.write(SAMPLE_WEATHER)
     with FakeOpenAIServer() as model, McpTestServer() as mcp, EgressProxy() as proxy:
         env = {
             "HTTPS_PROXY": proxy.url,
@@ -234,6 +251,33 @@ def test_connected_agent_sample(samples: Samples) -> None:
         parent.messages[-1].items()
     )
     assert parent.messages[-1]["content"] == "$350"
+
+
+def test_multiple_connected_agents_sample(samples: Samples) -> None:
+    """Two connected agents at once (their runs ask the model in no set order, so each gets
+    its answers by its instructions); the weather agent calls its function over queues."""
+    samples.model.reset()
+    samples.model.push_tool_calls(
+        ("stock_price_bot", {"input": "Microsoft stock price"}),
+        ("weather_bot", {"input": "Weather in Seattle"}),
+    )
+    stock, weather = "get the stock price of a company", "get the weather for a given location"
+    samples.model.push_for(stock, Reply(text="$350"))
+    call = {
+        "type": "function",
+        "function": {"name": "GetWeather", "arguments": '{"Location": "Seattle"}'},
+    }
+    samples.model.push_for(
+        weather, Reply(tool_calls=[{**call, "id": "call_w"}], finish_reason="tool_calls")
+    )
+    samples.model.push_for(weather, Reply(text="Rainy in Seattle."))
+    samples.model.push_text("Microsoft is at $350; Seattle is rainy.")
+    out = samples.run(
+        BETA, "agents_tools/sample_agents_multiple_connected_agents.py", python=str(BETA_PYTHON)
+    )
+    assert "Microsoft is at $350; Seattle is rainy." in out
+    tools = {m["content"] for m in samples.model.requests[-1].messages if m["role"] == "tool"}
+    assert tools == {"$350", "Rainy in Seattle."}
 
 
 def test_openapi_sample(samples: Samples) -> None:

@@ -83,6 +83,7 @@ class FakeOpenAIServer(ThreadServer):
         self.default: Reply | None = None
         """Answered when the queue is empty; None: a 500 saying no reply was queued."""
         self._queue: collections.deque[Reply | _Delay] = collections.deque()
+        self._routes: list[tuple[str, Reply]] = []
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self.port = 0
@@ -148,9 +149,16 @@ class FakeOpenAIServer(ThreadServer):
         with self._lock:
             self._queue.append(_Delay(seconds))
 
+    def push_for(self, key: str, reply: Reply) -> None:
+        """Answer the next request whose body holds `key` (an agent's instructions, say)
+        with `reply`, ahead of the queue: for runs that ask at once, in no set order."""
+        with self._lock:
+            self._routes.append((key, reply))
+
     def reset(self) -> None:
         with self._lock:
             self._queue.clear()
+            self._routes.clear()
             self.requests.clear()
             self.default = None
 
@@ -159,6 +167,14 @@ class FakeOpenAIServer(ThreadServer):
         """Replies (and delays) not yet taken."""
         with self._lock:
             return len(self._queue)
+
+    def _routed(self, raw: str) -> Reply | None:
+        with self._lock:
+            for index, (key, reply) in enumerate(self._routes):
+                if key in raw:
+                    del self._routes[index]
+                    return reply
+        return None
 
     def _next(self) -> Reply:
         delay = 0.0
@@ -210,7 +226,7 @@ class FakeOpenAIServer(ThreadServer):
                 deployment=deployment,
             )
         )
-        reply = self._next()
+        reply = self._routed(raw) or self._next()
         if reply.delay:
             await asyncio.sleep(reply.delay)
         if reply.raw is not None:
