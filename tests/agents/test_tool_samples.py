@@ -90,6 +90,9 @@ class Samples:
             "MCP_SERVER_URL": self.mcp.url,
             "MCP_SERVER_URL_1": self.mcp.url,
             "MCP_SERVER_URL_2": self.mcp.url,
+            "OPENAPI_PROJECT_CONNECTION_ID": "tripadvisor-key",
+            "MCP_PROJECT_CONNECTION_ID": "github-mcp",
+            "PROJECT_OPENAPI_CONNECTION_NAME": "tripadvisor-key",
         }
         out = run_sample(samples_folder(folder) / sample, env, python=python or _python())
         assert "Run failed" not in out, out[-4000:]
@@ -104,12 +107,14 @@ def _python() -> str:
 
 def _assets() -> None:
     """Assets the samples read that their source distributions do not ship: the CSV and the
-    weather spec (from the 2.10.0 samples, which have them), and a small spec of a currency
-    API of our own for the OpenAPI sample's countries.json (shipped by none)."""
+    weather and TripAdvisor specs (from the 2.10.0 samples, which have them), and a small
+    spec of a currency API of our own for the OpenAPI sample's countries.json (shipped by
+    none)."""
     shipped = samples_folder(V2) / "agents" / "assets"
     for source, folder in (
         ("synthetic_500_quarterly_results.csv", CLASSIC),
         ("weather_openapi.json", BETA),
+        ("tripadvisor_openapi.json", BETA),
     ):
         target = samples_folder(folder) / "assets" / source
         if not target.exists():
@@ -156,6 +161,9 @@ def samples(
             "HTTPS_PROXY": proxy.url,
             "HTTP_PROXY": proxy.url,
             "NO_PROXY": "127.0.0.1,localhost,::1",
+            # The keys of the project connections the samples name (see Samples.run).
+            "FERRY_CONNECTION_TRIPADVISOR_KEY": "tripadvisor-test-key",
+            "FERRY_CONNECTION_GITHUB_MCP": "github-test-token",
         }
         store = store_args(request.param, request)
         child = start_for_samples(root, app, (MODEL, model.base_url), store, env)
@@ -366,3 +374,40 @@ def test_v2_mcp_samples_offline(samples: Samples, sample: str) -> None:
     out = samples.run(V2, sample)
     assert "gitmcp.io:443" in samples.proxy.targets[before:]
     assert "Agent response: Nothing to approve." in out
+
+
+def test_v2_openapi_with_project_connection_sample(samples: Samples) -> None:
+    samples.model.reset()
+    samples.model.push_tool_calls(
+        ("tripadvisor_getLocationDetails", {"locationId": "123", "language": "en"})
+    )
+    samples.model.push_text("Trip Advisor could not be reached.")
+    before = len(samples.proxy.targets)
+    out = samples.run(V2, "agents/tools/sample_agent_openapi_with_project_connection.py")
+    assert "Trip Advisor could not be reached." in out
+    assert any("tripadvisor" in target for target in samples.proxy.targets[before:])
+
+
+def test_v2_mcp_with_project_connection_sample(samples: Samples) -> None:
+    samples.model.reset()
+    samples.model.push_text("GitHub's MCP server could not be reached.")
+    samples.model.push_text("Nothing to approve.")
+    before = len(samples.proxy.targets)
+    samples.run(V2, "agents/tools/sample_agent_mcp_with_project_connection.py")
+    assert "api.githubcopilot.com:443" in samples.proxy.targets[before:]
+
+
+def test_openapi_connection_auth_sample(samples: Samples) -> None:
+    """The sample looks its connection up (`connections.get`: Ferry's connections are keys in
+    its environment) and calls TripAdvisor with it, which the proxy refuses."""
+    samples.model.reset()
+    samples.model.push_tool_calls(
+        ("get_weather_getLocationDetails", {"locationId": "187147", "language": "en"})
+    )
+    samples.model.push_text("Trip Advisor could not be reached.")
+    before = len(samples.proxy.targets)
+    out = samples.run(
+        BETA, "agents_tools/sample_agents_openapi_connection_auth.py", python=str(BETA_PYTHON)
+    )
+    assert "/connections/tripadvisor-key" in out  # the connection's id, printed
+    assert any("tripadvisor" in target for target in samples.proxy.targets[before:])

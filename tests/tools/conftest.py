@@ -27,6 +27,7 @@ def ferry(
         "FERRY_CODE_TIMEOUT": str(CODE_TIMEOUT),
         "FERRY_MCP_TIMEOUT": "5",
         "FERRY_CONNECTION_WEATHER_KEY": API_KEY,  # the key of connection `weather-key`
+        "FERRY_CONNECTION_LOCAL_MCP": "mcp-s3cret",
     }
     args = ["serve", "agents", "--port", "0", *store_args(request.param, request)]
     child = spawn(args, data, env=env)

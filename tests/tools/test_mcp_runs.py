@@ -87,6 +87,19 @@ def test_approval_is_asked_and_given_in_the_next_response(
     assert answered.output_text == "whoami says: Bearer letmein"
 
 
+def test_a_project_connection_gives_the_servers_token(
+    ferry: Ferry, mcp_server: McpTestServer
+) -> None:
+    tools = _mcp(mcp_server, require_approval="never", project_connection_id="local-mcp")
+    missing = _mcp(mcp_server, require_approval="never", project_connection_id="nowhere")
+    with _client(ferry) as client:
+        response = client.responses.create(model="gpt-4o-mini", input=_call("whoami"), tools=tools)
+        unknown = client.responses.create(model="gpt-4o-mini", input="hi", tools=missing)
+    assert response.output_text == "whoami says: Bearer mcp-s3cret"
+    listed = unknown.output[0]
+    assert listed.type == "mcp_list_tools" and "FERRY_CONNECTION_NOWHERE" in str(listed.error)
+
+
 def test_a_refused_call_is_not_made_and_the_model_hears_why(
     ferry: Ferry, mcp_server: McpTestServer
 ) -> None:

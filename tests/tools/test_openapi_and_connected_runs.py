@@ -199,3 +199,19 @@ def test_cancelling_the_parent_cancels_the_child(ferry: Ferry) -> None:
                 break
             time.sleep(0.2)
         assert (parent.status, below.status) == ("cancelled", "cancelled")
+
+
+def test_connections_are_the_keys_in_ferrys_environment(ferry: Ferry) -> None:
+    from azure.ai.projects import AIProjectClient
+    from azure.core.exceptions import ResourceNotFoundError
+
+    from tests.agents.conftest import FerryCredential
+
+    with AIProjectClient(
+        ferry.endpoint(), FerryCredential(ferry.data), connection_verify=str(ferry.ca)
+    ) as project:
+        found = project.connections.get("weather-key")
+        assert found.id.endswith("/connections/weather-key") and found.name == "weather-key"
+        assert "weather-key" in [c.name for c in project.connections.list()]
+        with pytest.raises(ResourceNotFoundError, match="FERRY_CONNECTION_NOPE"):
+            project.connections.get("nope")

@@ -22,6 +22,7 @@ from starlette.routing import Mount, Route
 
 from ferry.agents.auth import AnyToken, Authorizer
 from ferry.agents.classic.routes import ClassicRoutes
+from ferry.agents.connections import ConnectionRoutes
 from ferry.agents.errors import NotFound
 from ferry.agents.http import DEFAULT_PROJECT, Endpoints, by_path, no_method
 from ferry.agents.knowledge import KnowledgeRoutes
@@ -63,6 +64,7 @@ def build_app(
     v2 = V2Routes(services.agents, services.responses, services.conversations, endpoints)
     knowledge = KnowledgeRoutes(services.files, services.vector_stores, endpoints)
     classic += knowledge.operations()
+    classic += ConnectionRoutes(endpoints).operations()
     project = v2.project_operations()
     for base in OPENAI_BASES:
         project += knowledge.operations(base)

@@ -73,6 +73,8 @@ _OPERATIONS: list[tuple[str, str, str, type[BaseModel] | None, bool]] = [
     ),
     ("/threads/{thread_id}/runs/{run_id}/steps", "get", "listRunSteps", None, True),
     ("/threads/{thread_id}/runs/{run_id}/steps/{step_id}", "get", "getRunStep", None, False),
+    ("/connections", "get", "listConnections", None, False),
+    ("/connections/{connection_name}", "get", "getConnection", None, False),
     # Files and vector stores (both generations; the v2 `openai` bases serve the same).
     ("/files", "post", "uploadFile", None, False),
     ("/files", "get", "listFiles", None, True),

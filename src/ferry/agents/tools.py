@@ -297,11 +297,11 @@ def _mcp(tool: Json, where: str) -> Json:
         )
     url = tool.get("server_url")
     if not isinstance(url, str) or not re.match(r"https?://[^/\s]+", url):
-        for other in ("connector_id", "project_connection_id", "tunnel_id"):
+        for other in ("connector_id", "tunnel_id"):
             if tool.get(other):
                 raise NotSupported(
                     f"{where}.{other}: MCP servers reached through the service's connectors "
-                    "or connections are not supported; give server_url",
+                    "or tunnels are not supported; give server_url",
                     param=f"{where}.{other}",
                 )
         raise BadRequest(
@@ -340,6 +340,14 @@ def _mcp(tool: Json, where: str) -> Json:
     }
     if timeout is not None:
         stored["timeout"] = float(timeout)
+    connection = tool.get("project_connection_id")
+    if connection is not None:
+        if not isinstance(connection, str) or not connection:
+            raise BadRequest(
+                f"{where}.project_connection_id must be a connection's id",
+                param=f"{where}.project_connection_id",
+            )
+        stored["connection"] = connection
     return stored
 
 
@@ -366,10 +374,12 @@ def _openapi(tool: Json, where: str) -> Json:
     if not isinstance(auth, dict) or auth.get("type") not in (
         "anonymous",
         "connection",
+        "project_connection",
         "managed_identity",
     ):
         raise BadRequest(
-            f"{where}.auth.type must be anonymous, connection or managed_identity",
+            f"{where}.auth.type must be anonymous, connection, project_connection or "
+            "managed_identity",
             param=f"{where}.auth",
         )
     return {
@@ -486,6 +496,8 @@ def _render_mcp(tool: Json, *, classic: bool) -> Json:
     if not classic:
         rendered["headers"] = tool.get("headers") or {}
         rendered["require_approval"] = tool.get("require_approval") or "always"
+        if tool.get("connection"):
+            rendered["project_connection_id"] = tool["connection"]
         if tool.get("description"):
             rendered["server_description"] = tool["description"]
     return rendered

@@ -16,7 +16,8 @@ from typing import Any
 
 from ferry.runs.builtin import BuiltinTool, Expansion, FunctionSpec, ToolResult
 from ferry.runs.ledger import RunState
-from ferry.tools.mcp.client import McpClient, McpError, McpToolInfo
+from ferry.tools.connections import ConnectionMissing, connection_key
+from ferry.tools.mcp.client import McpClient, McpError, McpToolInfo, McpUnavailable
 
 __all__ = ["McpTools", "needs_approval"]
 
@@ -75,11 +76,15 @@ class McpTools(BuiltinTool):
         self.default_timeout = timeout
 
     def _client(self, tool: Json) -> McpClient:
-        return McpClient(
-            tool["server_url"],
-            headers=tool.get("headers") or {},
-            timeout=self.timeout(tool),
-        )
+        """A client for the tool's server; a project connection's key goes as a bearer
+        token unless the headers give Authorization themselves."""
+        headers = dict(tool.get("headers") or {})
+        if tool.get("connection") and not any(k.lower() == "authorization" for k in headers):
+            try:
+                headers["Authorization"] = f"Bearer {connection_key(tool['connection'])}"
+            except ConnectionMissing as exc:
+                raise McpUnavailable(str(exc)) from None
+        return McpClient(tool["server_url"], headers=headers, timeout=self.timeout(tool))
 
     def timeout(self, tool: Json) -> float:
         return float(tool.get("timeout") or self.default_timeout)

@@ -1,22 +1,20 @@
 """The `openapi` tool in the run: one function per operation of the agent's spec, each call
 one HTTP request (`ferry.tools.openapi.client` reads specs and makes the requests).
 
-Auth: `anonymous`; `connection` (the key of the connection the tool names, from the
-environment variable `FERRY_CONNECTION_<NAME>`, NAME being the connection id's last path
-segment in capitals with other characters as `_`: Ferry has no connection store of its own);
+Auth: `anonymous`; `connection` and v2's `project_connection` (the key of the connection the
+tool names, from `FERRY_CONNECTION_<NAME>`: `ferry.tools.connections`);
 `managed_identity` (a token of Ferry's own identity service for the audience, the one apps on
 this Ferry get from its managed-identity endpoint).
 """
 
 from __future__ import annotations
 
-import os
-import re
 from collections.abc import Callable
 from typing import Any
 
 from ferry.runs.builtin import BuiltinTool, Expansion, FunctionSpec, ToolResult
 from ferry.runs.ledger import RunState
+from ferry.tools.connections import ConnectionMissing, connection_key
 from ferry.tools.openapi.client import (
     OpenApiCaller,
     OpenApiError,
@@ -25,23 +23,25 @@ from ferry.tools.openapi.client import (
     parse_spec,
 )
 
-__all__ = ["OpenApiTools", "connection_variable"]
+__all__ = ["OpenApiTools"]
 
 Json = dict[str, Any]
 
 
-def connection_variable(connection_id: str) -> str:
-    """The environment variable that holds a connection's key."""
-    name = connection_id.rstrip("/").rsplit("/", 1)[-1]
-    return "FERRY_CONNECTION_" + re.sub(r"[^A-Za-z0-9]", "_", name).upper()
-
-
 async def _connection_secret(connection_id: str) -> str:
-    variable = connection_variable(connection_id)
-    value = os.environ.get(variable)
-    if not value:
-        raise OpenApiError(f"no key for connection '{connection_id}': set {variable}")
-    return value
+    try:
+        return connection_key(connection_id)
+    except ConnectionMissing as exc:
+        raise OpenApiError(str(exc)) from None
+
+
+def _auth(auth: Json | None) -> Json | None:
+    """v2's `project_connection` auth is a `connection` by another name."""
+    if auth and auth.get("type") == "project_connection":
+        scheme = auth.get("security_scheme") or {}
+        connection = {"connection_id": scheme.get("project_connection_id")}
+        return {"type": "connection", "security_scheme": connection}
+    return auth
 
 
 class OpenApiTools(BuiltinTool):
@@ -92,7 +92,7 @@ class OpenApiTools(BuiltinTool):
             if operation is None:
                 raise OpenApiError(f"the spec has no operation '{tool.get('target')}'")
             auth = await auth_from_tool(
-                tool.get("auth"),
+                _auth(tool.get("auth")),
                 operations,
                 connection_secret=_connection_secret,
                 identity_token=self._token,
