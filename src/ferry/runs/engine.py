@@ -262,7 +262,10 @@ class RunEngine:
             if missing is not None:
                 await self._end(state, room, RunStatus.FAILED, missing, prior=change)
                 return False
-            await self._expand(state, change)
+            failure = await self._expand(state, change)
+            if failure is not None:
+                await self._end(state, room, RunStatus.FAILED, failure, prior=change)
+                return False
             self._answer_requests(state, change, room)
             await self._commit(state, change, room)
             return True
@@ -282,16 +285,22 @@ class RunEngine:
             return _error("tool_unavailable", f"the {kind} tool is not available: {reason}")
         return None
 
-    async def _expand(self, state: RunState, change: Change) -> None:
+    async def _expand(self, state: RunState, change: Change) -> Json | None:
         """Ask each built-in tool what it offers this run (an MCP server's tools), once, as
-        the run starts; kept in the run so every later turn (and worker) offers the same."""
+        the run starts; kept in the run so every later turn (and worker) offers the same.
+        A tool that cannot say is the run's error (returned), rather than a retry forever."""
         expanded: Json = {}
         step: Json | None = None
         for index, tool in enumerate(state.run.get("tools") or []):
             builtin = self.builtins.get(tool["type"])
             if builtin is None:
                 continue
-            expansion = await builtin.expand(state, tool)
+            try:
+                expansion = await builtin.expand(state, tool)
+            except Exception as exc:
+                log.exception("run %s: the %s tool could not start", state.id, tool["type"])
+                message = f"the {tool['type']} tool could not start: {exc}"
+                return _error("tool_unavailable", message)
             if expansion is None:
                 continue
             expanded[str(index)] = [function.record() for function in expansion.functions]
@@ -311,6 +320,7 @@ class RunEngine:
             )
         if expanded:
             state.run["expanded"] = expanded
+        return None
 
     def _answer_requests(self, state: RunState, change: Change, room: Newsroom) -> None:
         """A v2 response whose input answers approval requests of earlier responses makes
