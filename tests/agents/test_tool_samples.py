@@ -93,6 +93,7 @@ class Samples:
             "OPENAPI_PROJECT_CONNECTION_ID": "tripadvisor-key",
             "MCP_PROJECT_CONNECTION_ID": "github-mcp",
             "PROJECT_OPENAPI_CONNECTION_NAME": "tripadvisor-key",
+            "OPENAPI_CONNECTION_ID": "tripadvisor-key",
         }
         out = run_sample(samples_folder(folder) / sample, env, python=python or _python())
         assert "Run failed" not in out, out[-4000:]
@@ -115,11 +116,17 @@ def _assets() -> None:
         ("synthetic_500_quarterly_results.csv", CLASSIC),
         ("weather_openapi.json", BETA),
         ("tripadvisor_openapi.json", BETA),
+        ("weather_openapi.json", CLASSIC),
+        ("tripadvisor_openapi.json", CLASSIC),
     ):
         target = samples_folder(folder) / "assets" / source
         if not target.exists():
             shutil.copy(shipped / source, target)
-    countries = samples_folder(BETA) / "assets" / "countries.json"
+    for folder in (BETA, CLASSIC):
+        _countries(samples_folder(folder) / "assets" / "countries.json")
+
+
+def _countries(countries: Path) -> None:
     if not countries.exists():
         spec = {
             "openapi": "3.1.0",
@@ -244,14 +251,22 @@ def test_multiple_mcp_servers_sample(samples: Samples) -> None:
     assert samples.mcp.calls[before:] == [("search_azure_rest_api_code", {"query": "README"})]
 
 
-def test_connected_agent_sample(samples: Samples) -> None:
+GENERATIONS = pytest.mark.parametrize("beta", [False, True], ids=["1.1.0", "1.2.0b6"])
+
+
+def _generation(beta: bool) -> tuple[Path, str]:
+    """The samples folder and the Python (with its client) of one client generation."""
+    return (BETA, str(BETA_PYTHON)) if beta else (CLASSIC, _python())
+
+
+@GENERATIONS
+def test_connected_agent_sample(samples: Samples, beta: bool) -> None:
     samples.model.reset()
     samples.model.push_tool_calls(("stock_price_bot", {"input": "Microsoft stock price"}))
     samples.model.push_text("$350")  # the connected agent's own run
     samples.model.push_text("Microsoft's stock price is $350.")
-    out = samples.run(
-        BETA, "agents_tools/sample_agents_connected_agent.py", python=str(BETA_PYTHON)
-    )
+    folder, python = _generation(beta)
+    out = samples.run(folder, "agents_tools/sample_agents_connected_agent.py", python=python)
     assert "Microsoft's stock price is $350." in out
     child, parent = samples.model.requests[-2:]
     assert child.messages[-1] == {"role": "user", "content": "Microsoft stock price"}
@@ -288,17 +303,20 @@ def test_multiple_connected_agents_sample(samples: Samples) -> None:
     assert tools == {"$350", "Rainy in Seattle."}
 
 
-def test_openapi_sample(samples: Samples) -> None:
+@GENERATIONS
+def test_openapi_sample(samples: Samples, beta: bool) -> None:
     samples.model.reset()
     samples.model.push_tool_calls(
         ("get_weather_GetCurrentWeather", {"location": "Seattle"}),
         ("get_countries_LookupCountryByCurrency", {"currency": "THB"}),
     )
     samples.model.push_text("I could not reach the weather or countries services.")
-    out = samples.run(BETA, "agents_tools/sample_agents_openapi.py", python=str(BETA_PYTHON))
+    before = len(samples.proxy.targets)
+    folder, python = _generation(beta)
+    out = samples.run(folder, "agents_tools/sample_agents_openapi.py", python=python)
     assert "Run finished with status: RunStatus.COMPLETED" in out or "completed" in out
-    assert "wttr.in:443" in samples.proxy.targets
-    assert "restcountries.net:443" in samples.proxy.targets
+    assert "wttr.in:443" in samples.proxy.targets[before:]
+    assert "restcountries.net:443" in samples.proxy.targets[before:]
     tools = [m for m in samples.model.requests[-1].messages if m["role"] == "tool"]
     assert len(tools) == 2 and all("Error" in t["content"] or "403" in t["content"] for t in tools)
 
@@ -397,17 +415,36 @@ def test_v2_mcp_with_project_connection_sample(samples: Samples) -> None:
     assert "api.githubcopilot.com:443" in samples.proxy.targets[before:]
 
 
-def test_openapi_connection_auth_sample(samples: Samples) -> None:
-    """The sample looks its connection up (`connections.get`: Ferry's connections are keys in
-    its environment) and calls TripAdvisor with it, which the proxy refuses."""
+@GENERATIONS
+def test_openapi_connection_auth_sample(samples: Samples, beta: bool) -> None:
+    """The 1.2 sample looks its connection up (`connections.get`: Ferry's connections are
+    keys in its environment), the 1.1 one is given its id; both call TripAdvisor with it,
+    which the proxy refuses."""
     samples.model.reset()
     samples.model.push_tool_calls(
         ("get_weather_getLocationDetails", {"locationId": "187147", "language": "en"})
     )
     samples.model.push_text("Trip Advisor could not be reached.")
     before = len(samples.proxy.targets)
+    folder, python = _generation(beta)
     out = samples.run(
-        BETA, "agents_tools/sample_agents_openapi_connection_auth.py", python=str(BETA_PYTHON)
+        folder, "agents_tools/sample_agents_openapi_connection_auth.py", python=python
     )
-    assert "/connections/tripadvisor-key" in out  # the connection's id, printed
+    assert "tripadvisor-key" in out  # the connection's id, printed
     assert any("tripadvisor" in target for target in samples.proxy.targets[before:])
+
+
+def test_multiple_connected_agents_sample_1_1(samples: Samples) -> None:
+    """The 1.1.0 version: two connected agents that answer from their instructions."""
+    samples.model.reset()
+    samples.model.push_tool_calls(
+        ("stock_price_bot", {"input": "Microsoft stock price"}),
+        ("weather_bot", {"input": "Weather in Seattle"}),
+    )
+    samples.model.push_for("get the stock price of a company", Reply(text="$350"))
+    samples.model.push_for("get the weather for a given location", Reply(text="60 and cloudy"))
+    samples.model.push_text("Microsoft is at $350; Seattle is 60 and cloudy.")
+    out = samples.run(CLASSIC, "agents_tools/sample_agents_multiple_connected_agents.py")
+    assert "Microsoft is at $350; Seattle is 60 and cloudy." in out
+    tools = {m["content"] for m in samples.model.requests[-1].messages if m["role"] == "tool"}
+    assert tools == {"$350", "60 and cloudy"}
