@@ -23,7 +23,7 @@ from pydantic_settings import (
 
 from ferry.errors import ConfigError
 from ferry.knowledge.embeddings import EmbeddingsConfig
-from ferry.models.router import Fallback, ModelConfig
+from ferry.models.config import Fallback, ModelConfig
 
 __all__ = ["DEFAULT_CONFIG_FILE", "Settings"]
 

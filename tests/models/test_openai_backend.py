@@ -12,7 +12,7 @@ import pytest
 from ferry.errors import ConfigError
 from ferry.models.backend import ChatMessage, ChatRequest, ModelError, ToolCall, ToolSpec
 from ferry.models.backends.openai import OpenAIBackend
-from ferry.models.router import ModelConfig
+from ferry.models.config import ModelConfig
 from tests.fakes.openai_server import FakeOpenAIServer
 
 MakeBackend = Callable[..., OpenAIBackend]

@@ -12,7 +12,8 @@ from ferry.models.backend import ChatMessage, ChatRequest
 from ferry.models.backends.local import LocalBackend
 from ferry.models.backends.openai import OpenAIBackend
 from ferry.models.backends.scripted import ScriptedBackend
-from ferry.models.router import ModelConfig, ModelRouter
+from ferry.models.config import ModelConfig
+from ferry.models.router import ModelRouter
 from ferry.models.weights import find_weights
 from tests.fakes.openai_server import FakeOpenAIServer
 

@@ -7,7 +7,6 @@ from the environment. Its id is what tools name it by (`connection_id`,
 from __future__ import annotations
 
 import os
-from typing import Any
 
 from starlette.responses import Response
 from starlette.routing import Route
@@ -16,10 +15,9 @@ from ferry.agents.errors import NotFound
 from ferry.agents.http import Call, Endpoints
 from ferry.agents.http import json_response as _json
 from ferry.tools.connections import PREFIX, connection_variable
+from ferry.types import Json
 
 __all__ = ["ConnectionRoutes"]
-
-Json = dict[str, Any]
 
 
 def _view(project: str, name: str) -> Json:

@@ -25,6 +25,7 @@ from ferry.agents.errors import (
     PayloadTooLarge,
 )
 from ferry.agents.wire import error_response
+from ferry.types import Json
 
 __all__ = [
     "DEFAULT_PROJECT",
@@ -41,7 +42,6 @@ _API_VERSION = re.compile(r"v1|v\d+(\.\d+)?(-preview)?|\d{4}-\d{2}-\d{2}(-previe
 _PROJECT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 
 Handler = Callable[[Request], Awaitable[Response]]
-Json = dict[str, Any]
 
 
 class Call:

@@ -22,10 +22,9 @@ from ferry.agents.http import json_response as _json
 from ferry.agents.uploads import read_upload
 from ferry.knowledge.files import MAX_FILE_BYTES, FileStore
 from ferry.knowledge.vectorstores import VectorStores
+from ferry.types import Json
 
 __all__ = ["KnowledgeRoutes"]
-
-Json = dict[str, Any]
 
 _MULTIPART_SLACK = 1024 * 1024
 """Room for the multipart framing and the `purpose` field around the file itself."""

@@ -4,7 +4,6 @@ models, so that the API can be explored and fuzzed (schemathesis) without hand-k
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
 
 from pydantic import BaseModel
 
@@ -36,10 +35,9 @@ from ferry.agents.v2.requests import (
     ResponseCreate,
     VersionCreate,
 )
+from ferry.types import Json
 
 __all__ = ["document"]
-
-Json = dict[str, Any]
 
 _BASE = "/api/projects/{project}"
 _OPERATIONS: list[tuple[str, str, str, type[BaseModel] | None, bool]] = [

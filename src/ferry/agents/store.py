@@ -31,10 +31,10 @@ from ferry.store.schema import (
     items,
     runs,
 )
+from ferry.types import Json
 
 __all__ = ["AgentStore", "Page", "conversation_busy"]
 
-Json = dict[str, Any]
 T = TypeVar("T")
 
 

@@ -17,6 +17,7 @@ from ferry.agents.errors import BadRequest, NotSupported
 from ferry.tools.code.spec import CODE_DESCRIPTION, CODE_PARAMETERS
 from ferry.tools.connected import CONNECTED_PARAMETERS
 from ferry.tools.openapi.client import OpenApiError, parse_spec
+from ferry.types import Json
 
 __all__ = [
     "check_tool_resources",
@@ -26,8 +27,6 @@ __all__ = [
     "render_v2_tools",
     "v2_tools",
 ]
-
-Json = dict[str, Any]
 
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _QUEUE = re.compile(r"[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}")

@@ -21,10 +21,9 @@ from ferry.knowledge.chunkstore import drop_chunks
 from ferry.knowledge.errors import KnowledgeNotFound, KnowledgeRefused
 from ferry.store import Database
 from ferry.store.schema import chunks, file_parts, files, vector_store_files
+from ferry.types import Json
 
 __all__ = ["MAX_FILE_BYTES", "PART_SIZE", "PURPOSES", "FileStore", "StoredFile"]
-
-Json = dict[str, Any]
 
 MAX_FILE_BYTES = 512 * 1024 * 1024
 """The hosted service's limit on one file."""

@@ -18,7 +18,6 @@ import asyncio
 import logging
 import re
 import time
-from typing import Any
 
 from ferry.knowledge.embeddings import Embedder, from_vector
 from ferry.knowledge.errors import KnowledgeError
@@ -27,10 +26,9 @@ from ferry.knowledge.vectorstores import VectorStores
 from ferry.runs.builtin import BuiltinTool, ToolResult
 from ferry.runs.ledger import RunState
 from ferry.store import Database
+from ferry.types import Json
 
 __all__ = ["FileSearch", "file_citations"]
-
-Json = dict[str, Any]
 
 log = logging.getLogger(__name__)
 

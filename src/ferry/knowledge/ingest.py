@@ -17,7 +17,6 @@ import logging
 import os
 import socket
 import uuid
-from typing import Any
 
 from sqlalchemy import Connection, or_, select, text, update
 
@@ -31,12 +30,12 @@ from ferry.knowledge.files import FileStore
 from ferry.knowledge.vectorstores import FileStatus
 from ferry.store import Database
 from ferry.store.schema import chunks, files, vector_store_files
+from ferry.types import Json
 
 __all__ = ["Ingester"]
 
 log = logging.getLogger(__name__)
 
-Json = dict[str, Any]
 ANALYZE_EVERY = 5_000
 Chunked = tuple[list[str], list[bytes] | None]
 """A file's chunk texts, and their vectors if an embedder is set."""

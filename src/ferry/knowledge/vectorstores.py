@@ -28,10 +28,10 @@ from ferry.store.schema import (
     vector_store_files,
     vector_stores,
 )
+from ferry.types import Json
 
 __all__ = ["FileStatus", "VectorStores"]
 
-Json = dict[str, Any]
 _DAY = 86_400
 
 

@@ -14,40 +14,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any
 
 from ferry.errors import ConfigError
 from ferry.models.backend import ModelBackend
+from ferry.models.config import DEFAULT_AZURE_API_VERSION, Fallback, ModelConfig
 
-__all__ = ["DEFAULT_AZURE_API_VERSION", "Fallback", "ModelConfig", "ModelRouter"]
-
-DEFAULT_AZURE_API_VERSION = "2024-10-21"
-
-Fallback = Literal["local", "scripted"]
-
-
-class ModelConfig(BaseModel):
-    """One backend, as a `[models.'name']` table of ferry.toml describes it."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    backend: Literal["openai", "azure-openai", "local", "scripted"]
-    base_url: str | None = None
-    """The server (Azure: the resource endpoint, https://NAME.openai.azure.com)."""
-    api_key: str | None = None
-    model: str | None = None
-    """The model's name at the backend (Azure: the deployment), when it differs from the
-    agent's."""
-    api_version: str | None = None
-    """Azure OpenAI only."""
-    path: str | None = None
-    """`local` only: a GGUF file to run instead of the embedded SmolLM2 (a ChatML model)."""
-    timeout: float | None = Field(default=None, gt=0)
-    """openai / azure-openai: seconds a request may take (default 120)."""
-    max_retries: int | None = Field(default=None, ge=0, le=10)
-    """openai / azure-openai: retries of a failed request, by the `openai` client (default 2)."""
+__all__ = ["ModelRouter"]
 
 
 class ModelRouter:

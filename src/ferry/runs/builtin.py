@@ -19,13 +19,11 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any
 
 from ferry.runs.ledger import RunState
+from ferry.types import Json
 
 __all__ = ["BuiltinTool", "Expansion", "FunctionSpec", "ToolResult"]
-
-Json = dict[str, Any]
 
 
 @dataclass(frozen=True)

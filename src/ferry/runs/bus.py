@@ -16,9 +16,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Changed", "Delta", "News", "RunBus", "Snapshot", "drain", "watch_run"]
+from ferry.types import Json
 
-Json = dict[str, Any]
+__all__ = ["Changed", "Delta", "News", "RunBus", "Snapshot", "drain", "watch_run"]
 
 
 @dataclass(frozen=True, slots=True)

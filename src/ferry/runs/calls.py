@@ -22,10 +22,9 @@ from ferry.runs.items import insert_items
 from ferry.runs.records import output_item
 from ferry.runs.status import LIVE, CallState
 from ferry.store.schema import items, run_events, runs, tool_calls
+from ferry.types import Json
 
 __all__ = ["Act", "Answer", "Call", "Outcome", "answer_call", "calls_of", "put_event"]
-
-Json = dict[str, Any]
 
 
 class Act(StrEnum):

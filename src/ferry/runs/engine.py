@@ -58,12 +58,11 @@ from ferry.runs.records import (
 from ferry.runs.status import TERMINAL, CallState, RunStatus, StepStatus
 from ferry.runs.tools import binding_of, tool_specs
 from ferry.store.signals import RUNS, signals_for
+from ferry.types import Json
 
 __all__ = ["RunEngine"]
 
 log = logging.getLogger(__name__)
-
-Json = dict[str, Any]
 
 _STAMPS = {
     RunStatus.FAILED: "failed_at",

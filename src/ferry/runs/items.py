@@ -13,10 +13,9 @@ from typing import Any
 from sqlalchemy import Connection, Row, insert, select, update
 
 from ferry.store.schema import items
+from ferry.types import Json
 
 __all__ = ["PLACES", "insert_items", "item_from_row", "items_by_id", "update_items"]
-
-Json = dict[str, Any]
 
 PLACES = ("conversation_id", "run_id", "step_id")
 """The keys a read item carries besides its body."""

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, or_, select, update
 
@@ -27,10 +26,9 @@ from ferry.runs.status import LIVE, CallState, RunStatus
 from ferry.store import Database
 from ferry.store.schema import items, run_events, run_news, run_steps, runs, tool_calls
 from ferry.store.signals import RUNS, signals_for
+from ferry.types import Json
 
 __all__ = ["Change", "Ledger", "RunState"]
-
-Json = dict[str, Any]
 
 
 @dataclass

@@ -18,10 +18,9 @@ from typing import Any
 
 from ferry.runs.calls import Call
 from ferry.runs.records import text_of
+from ferry.types import Json
 
 __all__ = ["Newsroom", "opening_news"]
-
-Json = dict[str, Any]
 
 
 def opening_news(background: bool) -> list[Json]:

@@ -16,10 +16,9 @@ from ferry.models.backend import ChatMessage, ChatRequest, ImagePart, ToolCall
 from ferry.runs.ledger import RunState
 from ferry.runs.records import text_of
 from ferry.runs.tools import tool_specs
+from ferry.types import Json
 
 __all__ = ["FILE_IMAGE", "arguments_object", "build_request", "chat_history", "images_of"]
-
-Json = dict[str, Any]
 
 _ROLES: dict[str, Literal["system", "user", "assistant"]] = {
     "developer": "system",

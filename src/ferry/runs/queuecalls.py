@@ -20,17 +20,15 @@ import contextlib
 import json
 import logging
 from collections.abc import Callable
-from typing import Any
 
 from ferry.queues.endpoint import QueueEndpoint, Received
 from ferry.queues.locator import QueueLocator
 from ferry.runs.ledger import Ledger
+from ferry.types import Json
 
 __all__ = ["AnswerCollector", "encode_call", "parse_answer"]
 
 log = logging.getLogger(__name__)
-
-Json = dict[str, Any]
 
 MAX_DEQUEUE = 5
 """Deliveries of a message nobody recognises before it goes to the poison queue."""

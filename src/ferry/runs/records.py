@@ -38,6 +38,7 @@ from typing import Any
 
 from ferry.ids import new_id
 from ferry.runs.status import StepStatus
+from ferry.types import Json
 
 __all__ = [
     "call_item",
@@ -49,8 +50,6 @@ __all__ = [
     "text_parts",
     "usage_record",
 ]
-
-Json = dict[str, Any]
 
 
 def text_parts(text: str) -> list[Json]:

@@ -7,17 +7,15 @@ Classic runs and v2 responses alike (both are runs of the core)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy import Connection, select
 
 from ferry.agents.errors import NotFound
 from ferry.store import Database
 from ferry.store.schema import run_events, runs, tool_calls
+from ferry.types import Json
 
 __all__ = ["timeline"]
-
-Json = dict[str, Any]
 
 
 def _time(millis: int | None) -> str:

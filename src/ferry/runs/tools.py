@@ -8,13 +8,11 @@ Both APIs check a tool when it is given and store it flat: `{"type", "name", "de
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from ferry.models.backend import ToolSpec
+from ferry.types import Json
 
 __all__ = ["QueueBinding", "binding_of", "tool_specs"]
-
-Json = dict[str, Any]
 
 EMPTY_PARAMETERS: Json = {"type": "object", "properties": {}}
 

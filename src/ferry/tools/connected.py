@@ -14,10 +14,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from ferry.runs.builtin import BuiltinTool, ToolResult
 from ferry.runs.ledger import RunState
+from ferry.types import Json
 
 __all__ = [
     "CONNECTED_PARAMETERS",
@@ -27,8 +28,6 @@ __all__ = [
     "ConnectedAgents",
     "SubRuns",
 ]
-
-Json = dict[str, Any]
 
 CONNECTED_PARAMETERS: Json = {
     "type": "object",

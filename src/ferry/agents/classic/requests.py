@@ -16,6 +16,7 @@ from ferry.agents.bodies import Metadata
 from ferry.agents.errors import BadRequest, NotSupported
 from ferry.agents.tools import check_tool_resources, classic_tools
 from ferry.runs.records import text_parts
+from ferry.types import Json
 
 __all__ = [
     "AssistantCreate",
@@ -29,8 +30,6 @@ __all__ = [
     "ThreadUpdate",
     "ToolOutputs",
 ]
-
-Json = dict[str, Any]
 
 
 class _Sampling(_Body):

@@ -41,10 +41,9 @@ from ferry.runs.items import item_from_row
 from ferry.runs.records import message_item, run_record
 from ferry.runs.status import TERMINAL, CallState, RunStatus
 from ferry.store.schema import agent_versions, agents, conversations, items, run_steps, runs
+from ferry.types import Json
 
 __all__ = ["ClassicService", "TOOL_TIMEOUT_KEY"]
-
-Json = dict[str, Any]
 
 API = "classic"
 TOOL_TIMEOUT_KEY = "ferry_tool_timeout"

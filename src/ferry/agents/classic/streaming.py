@@ -29,12 +29,12 @@ from ferry.runs.calls import Call, calls_of
 from ferry.runs.items import item_from_row
 from ferry.runs.status import TERMINAL, CallState, RunStatus
 from ferry.store.schema import items, run_steps, runs
+from ferry.types import Json
 
 __all__ = ["RunStream", "sse"]
 
 log = logging.getLogger(__name__)
 
-Json = dict[str, Any]
 Event = tuple[str, Any]
 
 MIN_POLL = 0.05

@@ -14,6 +14,7 @@ from typing import Any
 from ferry.agents.tools import render_classic_tools
 from ferry.runs.calls import Call
 from ferry.runs.prompt import arguments_object
+from ferry.types import Json
 
 __all__ = [
     "assistant_view",
@@ -22,8 +23,6 @@ __all__ = [
     "step_view",
     "thread_view",
 ]
-
-Json = dict[str, Any]
 
 
 def assistant_view(agent_id: str, name: str | None, version: Json) -> Json:

@@ -17,10 +17,9 @@ from ferry.agents.store import AgentStore, Page
 from ferry.agents.v2.requests import AGENT_NAME, AgentCreate, AgentPatch, VersionCreate, format_of
 from ferry.agents.v2.views import agent_view, version_view
 from ferry.store.schema import agent_versions, agents
+from ferry.types import Json
 
 __all__ = ["API", "AgentsV2", "check_name"]
-
-Json = dict[str, Any]
 
 API = "v2"
 

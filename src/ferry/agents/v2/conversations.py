@@ -22,10 +22,9 @@ from ferry.ids import new_id
 from ferry.runs.calls import calls_of
 from ferry.runs.items import item_from_row
 from ferry.store.schema import items, runs
+from ferry.types import Json
 
 __all__ = ["ConversationsV2"]
-
-Json = dict[str, Any]
 
 
 def _missing(conversation_id: str) -> NotFound:

@@ -11,7 +11,6 @@ answer unanswered, as the hosted service does: a model is never shown half an ex
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from sqlalchemy import Connection, select
 
@@ -21,10 +20,9 @@ from ferry.runs.calls import Act, Answer, Call, calls_of
 from ferry.runs.ledger import Ledger
 from ferry.runs.status import CallState
 from ferry.store.schema import runs
+from ferry.types import Json
 
 __all__ = ["approval_requests", "client_calls", "take_inputs"]
-
-Json = dict[str, Any]
 
 
 def _pending(

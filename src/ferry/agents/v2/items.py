@@ -17,10 +17,9 @@ from ferry.runs.calls import Call
 from ferry.runs.prompt import arguments_object
 from ferry.runs.records import call_item, message_item, output_item, text_parts
 from ferry.runs.status import CallState
+from ferry.types import Json
 
 __all__ = ["input_items", "render_item"]
-
-Json = dict[str, Any]
 
 _ROLES = ("user", "assistant", "system", "developer")
 _TEXT_PARTS = ("input_text", "output_text", "text")

@@ -17,6 +17,7 @@ from ferry.agents.bodies import TEXT_LIMIT, Body, Metadata
 from ferry.agents.errors import NotSupported
 from ferry.agents.tools import v2_tools
 from ferry.agents.v2.structured import check_declared
+from ferry.types import Json
 
 __all__ = [
     "AGENT_NAME",
@@ -32,8 +33,6 @@ __all__ = [
     "text_of_format",
     "tool_choice_of",
 ]
-
-Json = dict[str, Any]
 
 AGENT_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 """Letters and digits with inner hyphens, at most 63 characters."""

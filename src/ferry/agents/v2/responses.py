@@ -36,10 +36,9 @@ from ferry.runs.news import opening_news
 from ferry.runs.records import run_record
 from ferry.runs.status import TERMINAL, RunStatus
 from ferry.store.schema import items, runs
+from ferry.types import Json
 
 __all__ = ["Created", "ResponsesV2"]
-
-Json = dict[str, Any]
 
 WAIT_LIMIT = 600.0
 """Seconds a synchronous request waits for its response before answering with it as it

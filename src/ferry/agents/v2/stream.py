@@ -15,7 +15,6 @@ import json
 import logging
 import weakref
 from collections.abc import AsyncIterator
-from typing import Any
 
 from sqlalchemy import Connection, select
 
@@ -25,12 +24,11 @@ from ferry.agents.v2.responses import ResponsesV2
 from ferry.agents.v2.views import response_status
 from ferry.runs.bus import Changed, Delta, News, RunBus, drain, watch_run
 from ferry.store.schema import run_news, runs
+from ferry.types import Json
 
 __all__ = ["ResponseStream", "event"]
 
 log = logging.getLogger(__name__)
-
-Json = dict[str, Any]
 
 _ENDS = {"completed": "response.completed", "failed": "response.failed"}
 _ENDS.update(

@@ -16,10 +16,9 @@ from typing import Any
 import jsonschema
 
 from ferry.agents.errors import BadRequest
+from ferry.types import Json
 
 __all__ = ["check_declared", "fill_in"]
-
-Json = dict[str, Any]
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 _FIELDS = {"description": str, "schema": dict, "required": bool}

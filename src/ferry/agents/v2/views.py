@@ -15,6 +15,7 @@ from ferry.agents.tools import render_v2_tools
 from ferry.agents.v2.items import render_item
 from ferry.agents.v2.requests import text_of_format
 from ferry.runs.calls import Call
+from ferry.types import Json
 
 __all__ = [
     "agent_view",
@@ -23,8 +24,6 @@ __all__ = [
     "response_view",
     "version_view",
 ]
-
-Json = dict[str, Any]
 
 _STATUS = {
     "queued": "queued",

@@ -19,11 +19,10 @@ from ferry.models.backend import (
     ToolCall,
     Usage,
 )
-from ferry.models.router import DEFAULT_AZURE_API_VERSION, ModelConfig
+from ferry.models.config import DEFAULT_AZURE_API_VERSION, ModelConfig
+from ferry.types import Json
 
 __all__ = ["OpenAIBackend"]
-
-Json = dict[str, Any]
 
 _OPENAI_URL = "https://api.openai.com/v1"
 _NO_KEY = "unused"

@@ -3,11 +3,9 @@ the APIs read this when they check tools)."""
 
 from __future__ import annotations
 
-from typing import Any
+from ferry.types import Json
 
 __all__ = ["CODE_DESCRIPTION", "CODE_PARAMETERS"]
-
-Json = dict[str, Any]
 
 CODE_DESCRIPTION = (
     "Run Python code in a stateful Jupyter session (variables persist between calls). Files "

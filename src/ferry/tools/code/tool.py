@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import io
 import re
-from typing import Any
 
 from ferry.errors import FerryError
 from ferry.knowledge.files import FileStore
@@ -22,10 +21,9 @@ from ferry.runs.builtin import BuiltinTool, ToolResult
 from ferry.runs.ledger import RunState
 from ferry.tools.code.sessions import CodeSessions, Execution
 from ferry.tools.code.spec import CODE_DESCRIPTION, CODE_PARAMETERS
+from ferry.types import Json
 
 __all__ = ["CODE_DESCRIPTION", "CODE_PARAMETERS", "CodeInterpreter", "session_key"]
-
-Json = dict[str, Any]
 
 _LINK = re.compile(r"sandbox:/mnt/data/[^\s)\]\"'>]+")
 _MAX_LOGS = 20_000

@@ -18,10 +18,9 @@ from ferry.runs.builtin import BuiltinTool, Expansion, FunctionSpec, ToolResult
 from ferry.runs.ledger import RunState
 from ferry.tools.connections import ConnectionMissing, connection_key
 from ferry.tools.mcp.client import McpClient, McpError, McpToolInfo, McpUnavailable
+from ferry.types import Json
 
 __all__ = ["McpTools", "needs_approval"]
-
-Json = dict[str, Any]
 
 _NAME = re.compile(r"[^A-Za-z0-9_-]")
 

@@ -47,6 +47,7 @@ from urllib.parse import quote, unquote, urlencode, urlsplit
 import httpx
 
 from ferry.errors import FerryError
+from ferry.types import Json
 
 __all__ = [
     "MAX_OPERATIONS",
@@ -66,8 +67,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-Json = dict[str, Any]
 
 MAX_OPERATIONS = 128
 """A spec offering more functions than this would drown the model's context."""

@@ -10,7 +10,6 @@ this Ferry get from its managed-identity endpoint).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from ferry.runs.builtin import BuiltinTool, Expansion, FunctionSpec, ToolResult
 from ferry.runs.ledger import RunState
@@ -22,10 +21,9 @@ from ferry.tools.openapi.client import (
     auth_from_tool,
     parse_spec,
 )
+from ferry.types import Json
 
 __all__ = ["OpenApiTools"]
-
-Json = dict[str, Any]
 
 
 async def _connection_secret(connection_id: str) -> str:

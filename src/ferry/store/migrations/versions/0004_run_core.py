@@ -23,13 +23,14 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
+from ferry.types import Json
+
 revision = "0004"
 down_revision = "0003"
 branch_labels = None
 depends_on = None
 
 _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-Json = dict[str, Any]
 _ALPHABET = string.ascii_letters + string.digits
 
 
