@@ -36,10 +36,10 @@ from rich.table import Table
 
 from ferry.cli.output import make_console
 from ferry.models.backend import ChatMessage, ChatRequest, ToolCall, ToolSpec
+from ferry.models.backends.local.grounding import answer_carries
+from ferry.models.backends.local.toolcalling import ToolCaller
+from ferry.models.backends.local.weights import EMBEDDED, find_weights
 from ferry.models.backends.scripted import ScriptedBackend
-from ferry.models.grounding import answer_carries
-from ferry.models.toolcalling import ToolCaller
-from ferry.models.weights import EMBEDDED, find_weights
 
 console = make_console()
 
@@ -297,7 +297,7 @@ def main() -> None:
     weights = find_weights()
     if weights is None:
         raise SystemExit(f"the embedded model is not installed: {EMBEDDED.install}")
-    from ferry.models.llamacpp import LlamaRunner
+    from ferry.models.backends.local.llamacpp import LlamaRunner
 
     began = time.perf_counter()
     runner = LlamaRunner(weights)

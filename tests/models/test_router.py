@@ -10,11 +10,11 @@ import pytest
 from ferry.errors import ConfigError
 from ferry.models.backend import ChatMessage, ChatRequest
 from ferry.models.backends.local import LocalBackend
+from ferry.models.backends.local.weights import find_weights
 from ferry.models.backends.openai import OpenAIBackend
 from ferry.models.backends.scripted import ScriptedBackend
 from ferry.models.config import ModelConfig
 from ferry.models.router import ModelRouter
-from ferry.models.weights import find_weights
 from tests.fakes.openai_server import FakeOpenAIServer
 
 SCRIPTED = ModelConfig(backend="scripted")

@@ -127,7 +127,7 @@ def _describe(config: ModelConfig) -> str:
     if config.backend == "scripted":
         return "scripted rules (no model configured)"
     if config.backend == "local":
-        from ferry.models.weights import EMBEDDED, embedded_available
+        from ferry.models.backends.local.weights import EMBEDDED, embedded_available
 
         if config.path:
             return f"local model {config.path} (llama.cpp)"

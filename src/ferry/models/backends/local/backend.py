@@ -25,8 +25,8 @@ from ferry.models.backend import (
     ToolCall,
     Usage,
 )
-from ferry.models.toolcalling import Outcome, ToolCaller
-from ferry.models.weights import EMBEDDED, find_weights
+from ferry.models.backends.local.toolcalling import Outcome, ToolCaller
+from ferry.models.backends.local.weights import EMBEDDED, find_weights
 
 __all__ = ["LocalBackend"]
 
@@ -58,7 +58,7 @@ class LocalBackend(ModelBackend):
                 f"run {EMBEDDED.install}, or set OPENAI_BASE_URL / AZURE_OPENAI_ENDPOINT"
             )
         try:
-            from ferry.models.llamacpp import LlamaRunner
+            from ferry.models.backends.local.llamacpp import LlamaRunner
 
             return ToolCaller(LlamaRunner(self.path, context=self.context))
         except ImportError as exc:

@@ -36,8 +36,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ferry.models.backend import ChatMessage, ChatRequest, ToolSpec
-from ferry.models.chatml import END, Turn, render
-from ferry.models.grounding import (
+from ferry.models.backends.local.chatml import END, Turn, render
+from ferry.models.backends.local.grounding import (
     answer_carries,
     clauses,
     extend_name,
@@ -45,7 +45,7 @@ from ferry.models.grounding import (
     result_text,
     spans,
 )
-from ferry.models.llamacpp import LlamaRunner
+from ferry.models.backends.local.llamacpp import LlamaRunner
 
 __all__ = ["DecidedCall", "Outcome", "ToolCaller"]
 
