@@ -8,8 +8,9 @@ module (`ferry.queues.wire` for the queue protocol)::
     ├── store.errors.StoreError      the database failed or cannot be reached
     │   ├── StoreUnavailable
     │   └── SchemaError
-    └── queues.errors.QueueServiceError   a request the queue protocol refuses
-        ├── ... one class per error code the service answers with
+    ├── queues.errors.QueueServiceError   a request the queue protocol refuses
+    │   ├── ... one class per error code the service answers with
+    └── tools.errors.ToolError       a tool that acts cannot (code, MCP, OpenAPI, connections)
 """
 
 from __future__ import annotations

@@ -16,7 +16,8 @@ from typing import Any
 from ferry.agents.errors import BadRequest, NotSupported
 from ferry.tools.code.spec import CODE_DESCRIPTION, CODE_PARAMETERS
 from ferry.tools.connected import CONNECTED_PARAMETERS
-from ferry.tools.openapi.client import OpenApiError, parse_spec
+from ferry.tools.errors import OpenApiError
+from ferry.tools.openapi.client import parse_spec
 from ferry.types import Json
 
 __all__ = [

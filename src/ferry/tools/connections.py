@@ -9,15 +9,11 @@ from __future__ import annotations
 import os
 import re
 
-from ferry.errors import FerryError
+from ferry.tools.errors import ConnectionMissing
 
 __all__ = ["PREFIX", "ConnectionMissing", "connection_key", "connection_variable"]
 
 PREFIX = "FERRY_CONNECTION_"
-
-
-class ConnectionMissing(FerryError):
-    """No key is set for a connection a tool names."""
 
 
 def connection_variable(connection_id: str) -> str:

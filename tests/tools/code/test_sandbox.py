@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 
 from ferry.errors import ConfigError
-from ferry.tools.code.errors import CodeUnavailable, InvalidInput
 from ferry.tools.code.sandbox import (
     Limits,
     SandboxMode,
@@ -26,6 +25,7 @@ from ferry.tools.code.sandbox import (
     task_count,
 )
 from ferry.tools.code.sessions import CodeSessions
+from ferry.tools.errors import CodeUnavailable, InvalidInput
 from tests.tools.code.conftest import OpenSessions, require, run, value
 
 ROOT = os.geteuid() == 0

@@ -18,15 +18,8 @@ from mcp_types import (
 )
 
 from ferry.errors import FerryError
-from ferry.tools.mcp.client import (
-    McpClient,
-    McpError,
-    McpResult,
-    McpTimeout,
-    McpToolInfo,
-    McpUnavailable,
-    _render,
-)
+from ferry.tools.errors import McpError, McpTimeout, McpUnavailable
+from ferry.tools.mcp.client import McpClient, McpResult, McpToolInfo, _render
 from tests.fakes.mcp_server import McpTestServer, StatusServer
 
 TRANSPORTS = ["streamable_http", "sse"]

@@ -14,13 +14,12 @@ import httpx
 import pytest
 
 from ferry.errors import FerryError
+from ferry.tools.errors import OpenApiAuthError, OpenApiSpecError
 from ferry.tools.openapi.client import (
     MAX_OPERATIONS,
     Auth,
     CallResult,
-    OpenApiAuthError,
     OpenApiCaller,
-    OpenApiSpecError,
     Operation,
     auth_from_tool,
     parse_spec,

@@ -44,7 +44,6 @@ from jupyter_client.asynchronous.client import AsyncKernelClient
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
 
-from ferry.tools.code.errors import CodeError, CodeUnavailable, InvalidInput, KernelStartError
 from ferry.tools.code.sandbox import (
     Limits,
     Sandbox,
@@ -55,6 +54,7 @@ from ferry.tools.code.sandbox import (
     prepare_session,
     release_uid,
 )
+from ferry.tools.errors import CodeError, CodeUnavailable, InvalidInput, KernelStartError
 
 __all__ = ["MAX_FILE_BYTES", "MAX_FILES", "CodeSessions", "Execution"]
 

@@ -51,16 +51,13 @@ from mcp_types import CONNECTION_CLOSED, PARSE_ERROR, CallToolResult, Implementa
 from pydantic import ValidationError
 
 from ferry import __version__
-from ferry.errors import FerryError
+from ferry.tools.errors import McpError, McpTimeout, McpUnavailable
 
 __all__ = [
     "McpClient",
-    "McpError",
     "McpResult",
     "McpSession",
-    "McpTimeout",
     "McpToolInfo",
-    "McpUnavailable",
     "TransportName",
 ]
 
@@ -85,25 +82,6 @@ _CLIENT_INFO: Final = Implementation(name="ferry", version=__version__)
 
 
 # -- errors ----------------------------------------------------------------------------------
-
-
-class McpError(FerryError):
-    """Base class of the MCP client's errors::
-
-    FerryError
-    └── McpError
-        ├── McpTimeout        the operation did not finish within the caller's timeout
-        └── McpUnavailable    the server cannot be reached, refused or broke the protocol
-    """
-
-
-class McpTimeout(McpError):
-    """The server did not finish connecting, the handshake and the request within `timeout`."""
-
-
-class McpUnavailable(McpError):
-    """The server cannot be used: refused connection, an HTTP error status, a broken protocol.
-    The message names the server's URL and the cause."""
 
 
 # -- results ---------------------------------------------------------------------------------

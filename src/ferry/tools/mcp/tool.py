@@ -17,7 +17,8 @@ from typing import Any
 from ferry.runs.builtin import BuiltinTool, Expansion, FunctionSpec, ToolResult
 from ferry.runs.ledger import RunState
 from ferry.tools.connections import ConnectionMissing, connection_key
-from ferry.tools.mcp.client import McpClient, McpError, McpToolInfo, McpUnavailable
+from ferry.tools.errors import McpError, McpUnavailable
+from ferry.tools.mcp.client import McpClient, McpToolInfo
 from ferry.types import Json
 
 __all__ = ["McpTools", "needs_approval"]

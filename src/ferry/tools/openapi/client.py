@@ -46,7 +46,7 @@ from urllib.parse import quote, unquote, urlencode, urlsplit
 
 import httpx
 
-from ferry.errors import FerryError
+from ferry.tools.errors import OpenApiAuthError, OpenApiSpecError
 from ferry.types import Json
 
 __all__ = [
@@ -55,10 +55,7 @@ __all__ = [
     "CallResult",
     "ConnectionSecret",
     "IdentityToken",
-    "OpenApiAuthError",
     "OpenApiCaller",
-    "OpenApiError",
-    "OpenApiSpecError",
     "Operation",
     "Parameter",
     "TokenSource",
@@ -113,18 +110,6 @@ _COMPONENT_KEYS = {
 _RECURSION_NOTE = "Recursive schema: the same as an enclosing level, not expanded further."
 _DEPTH_NOTE = f"Nested deeper than {MAX_SCHEMA_DEPTH} levels: not expanded further."
 _NO_REQUEST = "No request was sent."
-
-
-class OpenApiError(FerryError):
-    """Base class of the openapi tool's errors."""
-
-
-class OpenApiSpecError(OpenApiError):
-    """The spec cannot be used; the message says what is wrong and where (``spec.paths...``)."""
-
-
-class OpenApiAuthError(OpenApiError):
-    """The tool's auth cannot be set up (bad declaration, unusable scheme, failed resolver)."""
 
 
 # -- the spec ------------------------------------------------------------------------------------

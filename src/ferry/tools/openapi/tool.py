@@ -14,9 +14,9 @@ from collections.abc import Callable
 from ferry.runs.builtin import BuiltinTool, Expansion, FunctionSpec, ToolResult
 from ferry.runs.ledger import RunState
 from ferry.tools.connections import ConnectionMissing, connection_key
+from ferry.tools.errors import OpenApiError
 from ferry.tools.openapi.client import (
     OpenApiCaller,
-    OpenApiError,
     Operation,
     auth_from_tool,
     parse_spec,
