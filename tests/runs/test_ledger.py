@@ -25,7 +25,8 @@ FAR = 10**15
 async def _leased_run_with_call(database: Database, ledger: Ledger) -> tuple[RunState, Call]:
     service = ClassicService(AgentStore(database))
     agent = await service.create_assistant("p", AssistantCreate(model="m"))
-    run = await service.create_thread_and_run("p", ThreadAndRunCreate(assistant_id=agent["id"]))
+    created = await service.create_thread_and_run("p", ThreadAndRunCreate(assistant_id=agent["id"]))
+    run = created.run
     assert await ledger.claim(10, 60_000) == [run["id"]]
     state = await ledger.load(run["id"])
     assert state is not None and state.status == RunStatus.QUEUED

@@ -22,7 +22,7 @@ class ClassicSubRuns:
             thread=ThreadCreate(messages=[MessageCreate(role="user", content=task)]),
             metadata=metadata,
         )
-        run = await self.service.create_thread_and_run(project, request)
+        run = (await self.service.create_thread_and_run(project, request)).run
         return ChildRun(run["thread_id"], run["id"], run["status"])
 
     async def read(self, project: str, child: ChildRun) -> ChildRun:

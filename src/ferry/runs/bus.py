@@ -18,7 +18,18 @@ from typing import Any
 
 from ferry.types import Json
 
-__all__ = ["Changed", "Delta", "News", "RunBus", "Snapshot", "drain", "watch_run"]
+__all__ = [
+    "POLLS",
+    "SAFETY_POLLS",
+    "Changed",
+    "Delta",
+    "News",
+    "RunBus",
+    "Snapshot",
+    "drain",
+    "polls_for",
+    "watch_run",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +73,15 @@ class Delta:
 
 
 News = Changed | Delta
+
+POLLS = (0.05, 1.0)
+"""Seconds a stream without a bus waits between reads of the store: doubling from the first
+to the second while nothing changes."""
+SAFETY_POLLS = (5.0, 30.0)
+"""The same with a bus, whose news (this process's engine, and on PostgreSQL every other
+process's notices) tells of each change: such a read only catches a lost notice, so it waits
+long, lest a thousand streams waiting on slow tools read the store every second (which made
+each read wait a second behind the others)."""
 
 _MAX_BACKLOG = 10_000
 """Pieces a watcher may fall behind by; past that it gets `Changed` and reads the store."""
@@ -134,6 +154,11 @@ def watch_run(bus: RunBus | None, run_id: str) -> Iterator[asyncio.Queue[News]]:
         return
     with bus.watch(run_id) as queue:
         yield queue
+
+
+def polls_for(bus: RunBus | None) -> tuple[float, float]:
+    """(first, longest) wait of a stream between reads of the store."""
+    return POLLS if bus is None else SAFETY_POLLS
 
 
 def drain(first: News, queue: asyncio.Queue[News]) -> list[News]:

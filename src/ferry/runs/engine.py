@@ -876,7 +876,8 @@ class RunEngine:
         store = self.locator.local.store
         for call, input_account in calls:
             output_account = self._local_account(call.output_url or "")
-            if output_account is not None:
+            known = (call.output_url or "", call.output_queue or "") in self._ensured
+            if output_account is not None and not known:
                 store.ensure_within(conn, output_account, call.output_queue or "")
             store.put_within(
                 conn, input_account, call.input_queue or "", call.payload or "", ttl=DEFAULT_TTL

@@ -29,6 +29,7 @@ from ferry.agents.classic.streaming import RunStream
 from ferry.agents.errors import BadRequest
 from ferry.agents.http import Call, Endpoints
 from ferry.agents.http import json_response as _json
+from ferry.ids import new_id
 
 __all__ = ["ClassicRoutes"]
 
@@ -137,28 +138,57 @@ class ClassicRoutes:
             headers={"Cache-Control": "no-cache"},
         )
 
+    def _watching(self, project: str, thread_id: str | None) -> RunStream:
+        """A stream of a run about to be created, hearing of it from before it exists (so
+        it begins without reading the store)."""
+        run_id = new_id("run")
+        stream = RunStream(
+            self.service.store, self.service.bus, project, {"id": run_id, "thread_id": thread_id}
+        )
+        stream.watch(fresh=True)
+        return stream
+
     async def create_run(self, call: Call) -> Response:
         request = parse_body(RunCreate, await call.body())
-        run = await self.service.create_run(call.project, call.id("thread_id"), request)
+        thread_id = call.id("thread_id")
         if not request.stream:
-            return _json(run)
-        return self._stream(
-            call.project, run, [("thread.run.created", run), ("thread.run.queued", run)]
-        )
+            return _json(await self.service.create_run(call.project, thread_id, request))
+        stream = self._watching(call.project, thread_id)
+        try:
+            run = await self.service.create_run(
+                call.project, thread_id, request, run_id=stream.run["id"]
+            )
+        except BaseException:
+            stream.close()
+            raise
+        stream.begin(run)
+        return self._respond(stream, [("thread.run.created", run), ("thread.run.queued", run)])
 
     async def create_thread_and_run(self, call: Call) -> Response:
         request = parse_body(ThreadAndRunCreate, await call.body())
         thread = request.thread
         for message in (thread.messages if thread else None) or []:
             message.parts  # noqa: B018 - refuses unsupported content before the transaction
-        run = await self.service.create_thread_and_run(call.project, request)
         if not request.stream:
-            return _json(run)
-        created = await self.service.get_thread(call.project, run["thread_id"])
-        return self._stream(
-            call.project,
-            run,
-            [("thread.created", created), ("thread.run.created", run), ("thread.run.queued", run)],
+            created = await self.service.create_thread_and_run(call.project, request)
+            return _json(created.run)
+        stream = self._watching(call.project, None)
+        try:
+            created = await self.service.create_thread_and_run(
+                call.project, request, run_id=stream.run["id"]
+            )
+        except BaseException:
+            stream.close()
+            raise
+        run = created.run
+        stream.begin(run)
+        return self._respond(
+            stream,
+            [
+                ("thread.created", created.thread),
+                ("thread.run.created", run),
+                ("thread.run.queued", run),
+            ],
         )
 
     async def list_runs(self, call: Call) -> Response:

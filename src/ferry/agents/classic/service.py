@@ -11,6 +11,7 @@ transaction each, then wake the run engine when a run has work.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Row, select
@@ -86,15 +87,22 @@ def _merged_resources(definition: Json, thread: Json) -> Json:
     return merged
 
 
-def _code_attachments(conn: Connection, project: str, thread_id: str) -> bool:
-    """Whether a message of the thread has a file attached for code_interpreter."""
-    bodies = conn.execute(
-        select(items.c.body).where(
-            items.c.project == project,
-            items.c.conversation_id == thread_id,
-            items.c.type == "message",
-        )
-    ).scalars()
+def _code_attachments(
+    conn: Connection, project: str, thread_id: str, messages: Sequence[Json] | None = None
+) -> bool:
+    """Whether a message of the thread has a file attached for code_interpreter (`messages`:
+    all the thread has, when the caller knows them, as it does for a thread it just made)."""
+    bodies = (
+        messages
+        if messages is not None
+        else conn.execute(
+            select(items.c.body).where(
+                items.c.project == project,
+                items.c.conversation_id == thread_id,
+                items.c.type == "message",
+            )
+        ).scalars()
+    )
     return any(
         tool.get("type") == "code_interpreter"
         for body in bodies
@@ -109,6 +117,14 @@ def _tool_timeout(metadata: dict[str, str]) -> int | None:
         return int(float(raw) * 1000) if raw else None
     except ValueError:
         return None
+
+
+@dataclass(frozen=True)
+class ThreadAndRun:
+    """What create-thread-and-run made, as the wire shows them."""
+
+    thread: Json
+    run: Json
 
 
 class ClassicService:
@@ -401,15 +417,22 @@ class ClassicService:
         conn: Connection,
         project: str,
         thread_id: str,
+        thread: Json,
         request: RunCreate | ThreadAndRunCreate,
+        *,
+        run_id: str | None = None,
+        assistant: tuple[Row[Any], Json] | None = None,
+        new_thread: Sequence[Json] | None = None,
     ) -> Json:
+        """The run, started in the caller's transaction on `thread` (its body as stored).
+        `new_thread`: the messages of a thread this transaction made (so no run can be busy
+        on it yet, and nothing else need be read of it)."""
         now_ms = self.store.clock()
         now = now_ms // 1000
-        row, version = self._assistant(conn, project, request.assistant_id)
-        active = conversation_busy(conn, project, thread_id)
+        row, version = assistant or self._assistant(conn, project, request.assistant_id)
+        active = None if new_thread is not None else conversation_busy(conn, project, thread_id)
         if active is not None:
             raise busy(active, "create a run on", thread_id)
-        thread = self._thread(conn, project, thread_id)
         if isinstance(request, RunCreate):
             extra = self._message_items(request.additional_messages or [], now)
             attached = [f for m in request.additional_messages or [] for f in m.search_files]
@@ -425,7 +448,7 @@ class ClassicService:
             # Files attached for file_search bring the tool, as on the hosted service.
             tools = [*tools, classic_tools([{"type": "file_search"}])[0]]
         if not any(tool["type"] == "code_interpreter" for tool in tools) and _code_attachments(
-            conn, project, thread_id
+            conn, project, thread_id, new_thread
         ):
             tools = [*tools, classic_tools([{"type": "code_interpreter"}])[0]]
         instructions = request.instructions
@@ -465,7 +488,7 @@ class ClassicService:
             horizon=AgentStore.last_item_seq(conn, project, thread_id),
             tool_timeout=_tool_timeout(metadata),
         )
-        run_id = new_id("run")
+        run_id = run_id or new_id("run")
         self.store.ledger.start(
             conn,
             project,
@@ -479,19 +502,23 @@ class ClassicService:
         )
         return run_view(run_id, thread_id, RunStatus.QUEUED, body, [])
 
-    async def create_run(self, project: str, thread_id: str, request: RunCreate) -> Json:
+    async def create_run(
+        self, project: str, thread_id: str, request: RunCreate, *, run_id: str | None = None
+    ) -> Json:
         for message in request.additional_messages or []:
             message.parts  # noqa: B018 - refuses unsupported content before the transaction
 
         def work(conn: Connection) -> Json:
-            self._thread(conn, project, thread_id, lock=True)
-            return self._start_run(conn, project, thread_id, request)
+            thread = self._thread(conn, project, thread_id, lock=True)
+            return self._start_run(conn, project, thread_id, thread, request, run_id=run_id)
 
         run = await self.store.write(work)
         self.wake()
         return run
 
-    async def create_thread_and_run(self, project: str, request: ThreadAndRunCreate) -> Json:
+    async def create_thread_and_run(
+        self, project: str, request: ThreadAndRunCreate, *, run_id: str | None = None
+    ) -> ThreadAndRun:
         now = self.store.now()
         thread_request = request.thread or ThreadCreate()
         thread_id = new_id("thread")
@@ -499,17 +526,27 @@ class ClassicService:
         new = self._message_items(thread_request.messages or [], now)
         attached = [f for m in thread_request.messages or [] for f in m.search_files]
 
-        def work(conn: Connection) -> Json:
-            self._assistant(conn, project, request.assistant_id)
+        def work(conn: Connection) -> ThreadAndRun:
+            assistant = self._assistant(conn, project, request.assistant_id)
             self._check_stores(conn, project, body)
             self._attach(conn, project, thread_id, body, attached)
             AgentStore.insert_conversation(conn, project, thread_id, API, body)
             AgentStore.add_items(conn, project, new, conversation_id=thread_id)
-            return self._start_run(conn, project, thread_id, request)
+            run = self._start_run(
+                conn,
+                project,
+                thread_id,
+                body,
+                request,
+                run_id=run_id,
+                assistant=assistant,
+                new_thread=new,
+            )
+            return ThreadAndRun(thread_view(thread_id, body), run)
 
-        run = await self.store.write(work)
+        created = await self.store.write(work)
         self.wake()
-        return run
+        return created
 
     @staticmethod
     def run_row(conn: Connection, project: str, thread_id: str, run_id: str) -> Row[Any]:

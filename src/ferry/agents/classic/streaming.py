@@ -14,9 +14,11 @@ or ends; a client answering tool outputs with `stream: true` gets a new stream.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import json
 import logging
+import weakref
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -24,7 +26,7 @@ from sqlalchemy import Connection, select
 
 from ferry.agents.classic.views import message_view, run_view, step_view
 from ferry.agents.store import AgentStore
-from ferry.runs.bus import Delta, News, RunBus, Snapshot, drain, watch_run
+from ferry.runs.bus import Delta, News, RunBus, Snapshot, drain, polls_for, watch_run
 from ferry.runs.calls import Call, calls_of
 from ferry.runs.items import item_from_row
 from ferry.runs.status import TERMINAL, CallState, RunStatus
@@ -36,13 +38,6 @@ __all__ = ["RunStream", "sse"]
 log = logging.getLogger(__name__)
 
 Event = tuple[str, Any]
-
-MIN_POLL = 0.05
-MAX_POLL = 1.0
-"""Seconds between reads when no news comes: the wait doubles from the first to the second
-while nothing changes. With a bus (the engine here, and on PostgreSQL every other process's
-notices, tell of changes), reads wait the longest from the start: they only catch what a
-lost notice, or a worker sharing SQLite from another process, failed to tell."""
 
 _OPEN = ("queued", "in_progress", "cancelling")
 """Run statuses announced before the steps of a read; the others close a read, and the stream."""
@@ -143,6 +138,27 @@ class RunStream:
         self.done_messages: set[str] = set()
         self.read_at = 0
         """The bus's sequence when the last read began: news up to it is in that read."""
+        self.fresh = False
+        """Watched since before the run was created: the opening events say all there is,
+        and the bus tells the rest, so the stream begins without reading the store."""
+        self._watching = contextlib.ExitStack()
+        # A stream never read (its client gone before the body began) still stops watching.
+        weakref.finalize(self, self._watching.close)
+        self._news: asyncio.Queue[News] | None = None
+
+    def watch(self, *, fresh: bool = False) -> None:
+        """Hear of the run from now on. `fresh`: called before the run is created, so that
+        nothing the engine does in between is missed."""
+        self.fresh = fresh
+        self._news = self._watching.enter_context(watch_run(self.bus, self.run["id"]))
+
+    def close(self) -> None:
+        self._watching.close()
+
+    def begin(self, run: Json) -> None:
+        """The run as created, which the opening events send."""
+        self.run = run
+        self.known.thread_id = run["thread_id"]
 
     async def resume(self) -> None:
         """For a stream that takes over after tool outputs: what the client has seen already
@@ -157,7 +173,11 @@ class RunStream:
 
     async def events(self, opening: list[Event]) -> AsyncIterator[bytes]:
         """The stream's bytes: `opening`, then events as the run goes on, then `done`."""
-        with watch_run(self.bus, self.run["id"]) as news:
+        if self._news is None:
+            self.watch()
+        assert self._news is not None
+        news = self._news
+        with self._watching:
             for name, data in opening:
                 if name.startswith("thread.run."):
                     self.status = data["status"]
@@ -171,9 +191,9 @@ class RunStream:
             yield DONE
 
     async def _follow(self, news: asyncio.Queue[News]) -> AsyncIterator[bytes]:
-        shortest = MIN_POLL if self.bus is None else MAX_POLL
+        shortest, longest = polls_for(self.bus)
         delay = shortest
-        read = True
+        read = not self.fresh
         while True:
             if read:
                 if not await self._read():
@@ -188,7 +208,7 @@ class RunStream:
             try:
                 first = await asyncio.wait_for(news.get(), delay)
             except TimeoutError:
-                delay = min(delay * 2, MAX_POLL)
+                delay = min(delay * 2, longest)
                 read = True
                 continue
             delay = shortest

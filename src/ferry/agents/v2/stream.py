@@ -22,7 +22,7 @@ from ferry.agents.store import AgentStore
 from ferry.agents.v2.items import render_item
 from ferry.agents.v2.responses import ResponsesV2
 from ferry.agents.v2.views import response_status
-from ferry.runs.bus import Changed, Delta, News, RunBus, drain, watch_run
+from ferry.runs.bus import Changed, Delta, News, RunBus, drain, polls_for, watch_run
 from ferry.store.schema import run_news, runs
 from ferry.types import Json
 
@@ -36,7 +36,6 @@ _ENDS.update(
 )
 _STARTS = {"created": "response.created", "queued": "response.queued"}
 _STARTS["in_progress"] = "response.in_progress"
-MAX_POLL = 1.0
 
 
 def event(data: Json) -> bytes:
@@ -86,9 +85,8 @@ class ResponseStream:
             for news in self._opening:
                 for chunk in self._send(news):
                     yield chunk
-            # With a bus, news comes as it happens: reads only catch what it could not tell
-            # (a process sharing SQLite, a lost notice), so they wait the longest.
-            shortest = 0.05 if self.bus is None else MAX_POLL
+            # With a bus, news comes as it happens: reads only catch a lost notice.
+            shortest, longest = polls_for(self.bus)
             delay = shortest
             read = not self._opening
             while not self.ended:
@@ -105,7 +103,7 @@ class ResponseStream:
                 try:
                     first = await asyncio.wait_for(told.get(), delay)
                 except TimeoutError:
-                    delay = min(delay * 2, MAX_POLL)
+                    delay = min(delay * 2, longest)
                     read = True
                     continue
                 delay = shortest
