@@ -131,7 +131,7 @@ bench: $(STAMP) $(AZURITE) $(EMBED_VENV)
 		else sudo apt-get install -y -qq nghttp2-client; fi; }
 	$(BIN)/python -m bench $(BENCH_ARGS)
 	$(BIN)/python -m bench.functions
-	$(BIN)/python -m bench.agents
+	$(BIN)/python -m bench.agents --processes 1,2,4 --store sqlite,postgres
 	$(BIN)/python -m bench.models
 	$(BIN)/python -m bench.knowledge
 	$(BIN)/python -m bench.tools

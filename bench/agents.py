@@ -14,7 +14,13 @@ Memory: the server's resident set when idle after start, and its peak (VmHWM) af
 There is no offline alternative to compare with (the cloud service is not reachable from
 here), so the figures are set against the targets of the issue instead.
 
-    python -m bench.agents [--runs N] [--sleep S] [--api classic|v2|both] [--json]
+Scaling out: with `--processes 1,2,4` each measure is taken with `ferry start` alone, then
+beside 1 and 3 `ferry worker` processes sharing its store, on each `--store` (the SQLite file
+of the data folder, or a fresh PostgreSQL database on 127.0.0.1), and runs/s are printed per
+process count.
+
+    python -m bench.agents [--runs N] [--sleep S] [--api classic|v2|both]
+                           [--processes 1,2,4] [--store sqlite,postgres] [--json]
 """
 
 from __future__ import annotations
@@ -22,9 +28,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import platform
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass
@@ -34,6 +43,7 @@ from typing import Any
 import httpx
 from rich.table import Table
 
+from bench.servers import drop_postgres_database, fresh_postgres_database
 from ferry.cli.output import make_console
 from ferry.identity.tokens import TokenIssuer
 from ferry.spawn import Child, spawn
@@ -55,6 +65,8 @@ class Outcome:
 @dataclass
 class Report:
     api: str
+    store: str
+    processes: int
     runs: int
     sleep_s: float
     completed: int
@@ -188,23 +200,56 @@ async def _measure(
         return list(outcomes), time.perf_counter() - started
 
 
-def run(runs: int, sleep: float, api: str = "classic") -> Report:
+def _workers(
+    count: int, data: Path, database_url: str | None, env: dict[str, str]
+) -> list[subprocess.Popen[bytes]]:
+    """`ferry worker` processes on the store of the `ferry start` in `data`, once each works."""
+    started = []
+    for index in range(count):
+        log = data / f"worker-{index}.log"
+        args = [sys.executable, "-m", "ferry", "worker", "--data", str(data)]
+        if database_url:
+            args += ["--database-url", database_url]
+        with log.open("wb") as out:
+            started.append(
+                subprocess.Popen(
+                    args, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **env}
+                )
+            )
+    deadline = time.monotonic() + 60
+    for index, process in enumerate(started):
+        log = data / f"worker-{index}.log"
+        while "Run worker" not in log.read_text(errors="replace"):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"ferry worker did not start: {log.read_text()[-2000:]}")
+            time.sleep(0.05)
+    return started
+
+
+def run(
+    runs: int, sleep: float, api: str = "classic", processes: int = 1, store: str = "sqlite"
+) -> Report:
     work = Path(tempfile.mkdtemp(prefix="ferry-abench-"))
     app = work / "sleeper"
     shutil.copytree(APP, app)
     child: Child | None = None
+    workers: list[subprocess.Popen[bytes]] = []
+    database_url = fresh_postgres_database() if store == "postgres" else None
+    env = {
+        "AzureWebJobsStorage": "UseDevelopmentStorage=true",
+        "BENCH_SLEEP": str(sleep),
+        # Ferry's own overhead is measured, so the model must cost nothing.
+        "FERRY_FALLBACK_MODEL": "scripted",
+    }
     try:
         child = spawn(
             ["start", "--app", str(app), "--queue-port", "0", "--http-port", "0"]
-            + ["--agents-port", "0", "--queue-tls-port", "0", "--identity-port", "0"],
+            + ["--agents-port", "0", "--queue-tls-port", "0", "--identity-port", "0"]
+            + (["--database-url", database_url] if database_url else []),
             work / "data",
-            env={
-                "AzureWebJobsStorage": "UseDevelopmentStorage=true",
-                "BENCH_SLEEP": str(sleep),
-                # Ferry's own overhead is measured, so the model must cost nothing.
-                "FERRY_FALLBACK_MODEL": "scripted",
-            },
+            env=env,
         )
+        workers = _workers(processes - 1, work / "data", database_url, env)
         pid = child.process.pid
         time.sleep(2.0)
         idle = _memory(pid, "VmRSS")
@@ -215,8 +260,13 @@ def run(runs: int, sleep: float, api: str = "classic") -> Report:
         )
         peak = _memory(pid, "VmHWM")
     finally:
+        for worker in workers:
+            worker.kill()
+            worker.wait()
         if child is not None:
             child.kill()
+        if database_url:
+            drop_postgres_database(database_url)
         shutil.rmtree(work, ignore_errors=True)
     done = [o for o in outcomes if o.status == "completed"]
     wrong = [o for i, o in enumerate(outcomes) if f"City{i}." not in o.answer]
@@ -226,6 +276,8 @@ def run(runs: int, sleep: float, api: str = "classic") -> Report:
     over = statistics.quantiles(overheads, n=100) if len(overheads) > 1 else overheads * 99
     return Report(
         api=api,
+        store=store,
+        processes=processes,
         runs=runs,
         sleep_s=sleep,
         completed=len(done),
@@ -246,6 +298,37 @@ def _cores() -> int:
     import os
 
     return len(os.sched_getaffinity(0))
+
+
+def show_scaling(reports: list[Report]) -> None:
+    """Runs/s (and wall time) per store and process count, each API a column."""
+    apis = list(dict.fromkeys(r.api for r in reports))
+    table = Table(title=f"{reports[0].runs:,} concurrent runs by processes sharing the store")
+    table.add_column("store")
+    table.add_column("processes", justify="right")
+    for api in apis:
+        name = "classic" if api == "classic" else "v2"
+        table.add_column(f"{name}: runs/s", justify="right")
+        table.add_column(f"{name}: wall s", justify="right")
+    table.add_column("vs 1 process", justify="right")
+    rows = sorted({(r.store, r.processes) for r in reports})
+    for store, processes in rows:
+        cells = []
+        for api in apis:
+            found = next(
+                (r for r in reports if (r.store, r.processes, r.api) == (store, processes, api)),
+                None,
+            )
+            cells += [f"{found.runs_per_s:,.0f}", f"{found.wall_s:,.1f}"] if found else ["", ""]
+        one = [r for r in reports if (r.store, r.processes, r.api) == (store, 1, apis[0])]
+        this = [r for r in reports if (r.store, r.processes, r.api) == (store, processes, apis[0])]
+        ratio = (
+            f"{this[0].runs_per_s / one[0].runs_per_s:.2f}×"
+            if one and this and one[0].runs_per_s
+            else ""
+        )
+        table.add_row(store, str(processes), *cells, ratio)
+    console.print(table)
 
 
 def show(reports: list[Report]) -> None:
@@ -298,17 +381,34 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--sleep", type=float, default=1.0)
     parser.add_argument("--api", choices=["classic", "v2", "both"], default="both")
+    parser.add_argument(
+        "--processes",
+        default="1",
+        help="comma-separated process counts: ferry start plus N-1 ferry workers (e.g. 1,2,4)",
+    )
+    parser.add_argument(
+        "--store", default="sqlite", help="comma-separated stores: sqlite, postgres"
+    )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args()
     apis = ["classic", "v2"] if args.api == "both" else [args.api]
-    reports = [run(args.runs, args.sleep, api) for api in apis]
+    counts = [int(n) for n in args.processes.split(",")]
+    stores = [name.strip() for name in args.store.split(",")]
+    reports = [
+        run(args.runs, args.sleep, api, processes, store)
+        for store in stores
+        for processes in counts
+        for api in apis
+    ]
     RESULTS.mkdir(exist_ok=True)
     found = [asdict(report) for report in reports]
     (RESULTS / "agents.json").write_text(json.dumps(found, indent=2))
     if args.json:
         print(json.dumps(found, indent=2))
-    else:
-        show(reports)
+        return
+    show([r for r in reports if (r.store, r.processes) == (stores[0], counts[0])])
+    if len(counts) > 1 or len(stores) > 1:
+        show_scaling(reports)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,13 @@
-"""Notices between processes sharing PostgreSQL: two `Database` objects here stand for two
-processes (each has its own engine and its own listening connection)."""
+"""Notices between processes sharing PostgreSQL or one SQLite file: two `Database` objects
+here stand for two processes (each has its own engine, and its own listening connection or
+socket); one test starts a real second process."""
 
 from __future__ import annotations
 
 import asyncio
+import socket
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,18 +16,24 @@ import pytest
 from ferry.queues.arrivals import Arrivals
 from ferry.queues.store import QueueStore
 from ferry.store import open_database
-from ferry.store.signals import RUNS, Signals, signals_for
+from ferry.store.signals import RUNS, SqliteSignals, signals_for
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def shared_url(request: pytest.FixtureRequest) -> str | None:
+    """The database two `Database` objects share: None is the data folder's SQLite file."""
+    if request.param == "sqlite":
+        return None
+    make: Callable[[], str] = request.getfixturevalue("postgres_databases")
+    return make()
 
 
 async def wait_set(event: asyncio.Event, seconds: float = 5.0) -> None:
     await asyncio.wait_for(event.wait(), seconds)
 
 
-@pytest.mark.postgres
-async def test_a_put_elsewhere_wakes_a_waiter_here(
-    postgres_databases: Callable[[], str], tmp_path: Path
-) -> None:
-    url = postgres_databases()
+async def test_a_put_elsewhere_wakes_a_waiter_here(shared_url: str | None, tmp_path: Path) -> None:
+    url = shared_url
     here_db = open_database(database_url=url, data=tmp_path)
     there_db = open_database(database_url=url, data=tmp_path)
     try:
@@ -49,11 +59,8 @@ async def test_a_put_elsewhere_wakes_a_waiter_here(
         there_db.close()
 
 
-@pytest.mark.postgres
-async def test_notices_go_out_only_with_a_commit(
-    postgres_databases: Callable[[], str], tmp_path: Path
-) -> None:
-    url = postgres_databases()
+async def test_notices_go_out_only_with_a_commit(shared_url: str | None, tmp_path: Path) -> None:
+    url = shared_url
     here_db = open_database(database_url=url, data=tmp_path)
     there_db = open_database(database_url=url, data=tmp_path)
     heard: list[str] = []
@@ -87,9 +94,52 @@ async def test_notices_go_out_only_with_a_commit(
         there_db.close()
 
 
-def test_sqlite_says_nothing(tmp_path: Path) -> None:
+_PUT_ELSEWHERE = """
+import asyncio, sys
+from pathlib import Path
+from ferry.queues.store import QueueStore
+from ferry.store import open_database
+
+async def main():
+    database = open_database(database_url=None, data=Path(sys.argv[1]))
+    await QueueStore(database).put_message("acct", "jobs", "hi", visibility_timeout=0, ttl=60)
+    database.close()
+
+asyncio.run(main())
+"""
+
+
+async def test_a_put_by_another_process_on_the_sqlite_file_wakes_a_waiter_here(
+    tmp_path: Path,
+) -> None:
     database = open_database(database_url=None, data=tmp_path)
     try:
-        assert type(signals_for(database)) is Signals
+        here = QueueStore(database, arrivals=Arrivals())
+        await here.create_queue("acct", "jobs", {})
+        assert here.arrivals is not None
+        waiting = here.arrivals.event("acct", "jobs")
+        put = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", _PUT_ELSEWHERE, str(tmp_path), stderr=subprocess.PIPE
+        )
+        _, errors = await put.communicate()
+        assert put.returncode == 0, errors.decode()
+        await wait_set(waiting)
+    finally:
+        database.close()
+
+
+async def test_a_dead_process_socket_is_removed_and_nothing_fails(tmp_path: Path) -> None:
+    database = open_database(database_url=None, data=tmp_path)
+    try:
+        signals = signals_for(database)
+        assert isinstance(signals, SqliteSignals)
+        signals.folder.mkdir(parents=True, exist_ok=True)
+        # A socket file left by a process killed with -9: bound once, read by nobody now.
+        stale = signals.folder / "999999-dead.sock"
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.bind(str(stale))
+        sock.close()
+        await database.write(lambda conn: signals.announce(conn, RUNS, "run_1"))
+        assert not stale.exists()
     finally:
         database.close()

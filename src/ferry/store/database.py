@@ -10,7 +10,7 @@ its dialect's quirks and the mapping of its driver's errors.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
@@ -22,9 +22,13 @@ from ferry.errors import FerryError
 from ferry.store.committer import GroupCommitter, Work
 from ferry.store.errors import StoreError
 
-__all__ = ["Database"]
+__all__ = ["NOTICES", "Database"]
 
 T = TypeVar("T")
+
+NOTICES = "ferry_notices"
+"""Key of `Connection.info` under which a transaction collects the (channel, payload) notices
+to send once it commits, for backends whose notices are not part of the transaction."""
 
 
 class Database(ABC):
@@ -46,8 +50,10 @@ class Database(ABC):
     ) -> None:
         self.write_engine = write_engine
         self.read_engine = read_engine
+        self.committed: Callable[[list[tuple[str, str]]], None] | None = None
+        """Told the notices a write transaction collected (`NOTICES`), after it commits."""
         self._writes = GroupCommitter(
-            lambda: self._begin(write_engine),
+            lambda: self._begin_write(write_engine),
             threads=writers,
             max_batch=max_batch,
             name=f"ferry-{self.name}-write",
@@ -112,3 +118,16 @@ class Database(ABC):
     def _begin(engine: Engine) -> Iterator[Connection]:
         with engine.begin() as conn:
             yield conn
+
+    @contextmanager
+    def _begin_write(self, engine: Engine) -> Iterator[Connection]:
+        """A write transaction; the notices it collected are passed on once it commits (a
+        transaction rolled back tells nothing)."""
+        with engine.begin() as conn:
+            pending: list[tuple[str, str]] = conn.info.setdefault(NOTICES, [])
+            pending.clear()  # left by a transaction of this connection that failed
+            yield conn
+            told = list(pending)
+            pending.clear()
+        if told and self.committed is not None:
+            self.committed(told)
