@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import queue
 import threading
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
@@ -64,8 +65,10 @@ class GroupCommitter:
         self._transaction = transaction
         self._max_batch = max_batch
         self._translate = translate
-        self._jobs: deque[_Job] = deque()
-        self._ready = threading.Condition()
+        # A SimpleQueue (C, lock-free for the putter) rather than a Condition: submitting is
+        # on the event loop's hot path, once per unit of work.
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._closing = threading.Lock()
         self._closed = False
         self._threads = [
             threading.Thread(target=self._serve, name=f"{name}-{i}", daemon=True)
@@ -87,31 +90,42 @@ class GroupCommitter:
         return future.result()
 
     def _enqueue(self, job: _Job) -> None:
-        with self._ready:
+        with self._closing:  # so that no job lands behind the threads' stop marks
             if self._closed:
                 raise RuntimeError("the database is closed")
-            self._jobs.append(job)
-            self._ready.notify()
+            self._jobs.put(job)
 
     def close(self) -> None:
         """Finish the jobs already submitted, then stop the threads."""
-        with self._ready:
+        with self._closing:
+            if self._closed:
+                return
             self._closed = True
-            self._ready.notify_all()
+        for _thread in self._threads:
+            self._jobs.put(None)  # one stop mark per thread, behind every job submitted
         for thread in self._threads:
             if thread is not threading.current_thread():
                 thread.join()
 
     def _serve(self) -> None:
         while True:
-            with self._ready:
-                while not self._jobs and not self._closed:
-                    self._ready.wait()
-                if not self._jobs:
-                    return
-                count = min(len(self._jobs), self._max_batch)
-                batch = [self._jobs.popleft() for _ in range(count)]
+            first = self._jobs.get()
+            if first is None:
+                return
+            batch = [first]
+            stop = False
+            while len(batch) < self._max_batch:
+                try:
+                    job = self._jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if job is None:
+                    stop = True
+                    break
+                batch.append(job)
             self._deliver(batch, self._run_batch(batch))
+            if stop:
+                return
 
     def _run_batch(self, batch: list[_Job]) -> list[_Outcome]:
         if len(batch) > 1:

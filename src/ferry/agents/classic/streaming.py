@@ -52,6 +52,10 @@ def sse(name: str, data: Any) -> bytes:
 DONE = sse("done", "[DONE]")
 
 
+def _joined(events: list[Event]) -> bytes:
+    return b"".join(sse(name, data) for name, data in events)
+
+
 class _Known:
     """The run as last read or told, in the core's shapes, and rendered for the wire."""
 
@@ -181,10 +185,11 @@ class RunStream:
             for name, data in opening:
                 if name.startswith("thread.run."):
                     self.status = data["status"]
-                yield sse(name, data)
+            if opening:
+                yield _joined(opening)
             try:
-                async for event in self._follow(news):
-                    yield event
+                async for chunk in self._follow(news):
+                    yield chunk
             except Exception as exc:  # the response has started: say so in the stream
                 log.exception("stream of run %s failed", self.run["id"])
                 yield sse("error", {"error": {"code": "server_error", "message": str(exc)}})
@@ -201,20 +206,22 @@ class RunStream:
                     yield sse("error", {"error": {"code": "not_found", "message": message}})
                     break
                 events, finished = self._catch_up()
-                for name, data in events:
-                    yield sse(name, data)
+                if events:
+                    yield _joined(events)
                 if finished:
                     break
             try:
-                first = await asyncio.wait_for(news.get(), delay)
+                async with asyncio.timeout(delay):
+                    first = await news.get()
             except TimeoutError:
                 delay = min(delay * 2, longest)
                 read = True
                 continue
             delay = shortest
             events, read, finished = self._take(drain(first, news))
-            for name, data in events:
-                yield sse(name, data)
+            if events:
+                # What one piece of news brings goes out as one write, not one per event.
+                yield _joined(events)
             if finished:
                 break
 

@@ -82,9 +82,9 @@ class ResponseStream:
         assert self._told is not None
         told = self._told
         with self._watching:
-            for news in self._opening:
-                for chunk in self._send(news):
-                    yield chunk
+            opening = [chunk for news in self._opening for chunk in self._send(news)]
+            if opening:
+                yield b"".join(opening)
             # With a bus, news comes as it happens: reads only catch a lost notice.
             shortest, longest = polls_for(self.bus)
             delay = shortest
@@ -95,21 +95,23 @@ class ResponseStream:
                     if found is None:
                         yield self._gone()
                         return
-                    for news in found:
-                        for chunk in self._send(news):
-                            yield chunk
+                    caught_up = [chunk for news in found for chunk in self._send(news)]
+                    if caught_up:
+                        yield b"".join(caught_up)
                     if self.ended:
                         return
                 try:
-                    first = await asyncio.wait_for(told.get(), delay)
+                    async with asyncio.timeout(delay):
+                        first = await told.get()
                 except TimeoutError:
                     delay = min(delay * 2, longest)
                     read = True
                     continue
                 delay = shortest
                 chunks, read = self._take(drain(first, told))
-                for chunk in chunks:
-                    yield chunk
+                if chunks:
+                    # What one piece of news brings goes out as one write.
+                    yield b"".join(chunks)
 
     def _take(self, told: list[News]) -> tuple[list[bytes], bool]:
         """What news from the bus lets the stream send now, and whether the store must be
