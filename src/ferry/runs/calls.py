@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, Row, case, insert, or_, select, update
+from sqlalchemy import Connection, Row, bindparam, case, insert, or_, select, update
 
 from ferry.runs.items import insert_items
 from ferry.runs.records import output_item
@@ -25,6 +25,48 @@ from ferry.store.schema import items, run_events, runs, tool_calls
 from ferry.types import Json
 
 __all__ = ["Act", "Answer", "Call", "Outcome", "answer_call", "calls_of", "put_event"]
+
+# Statements every tool call runs, built once (see `ferry.runs.ledger`).
+_CALLS = select(tool_calls).outerjoin(items, items.c.id == tool_calls.c.id)
+_CALLS_OF_RUN = _CALLS.where(tool_calls.c.run_id == bindparam("b_run")).order_by(
+    tool_calls.c.created_at, items.c.seq
+)
+_CALLS_OF_RUNS = _CALLS.where(
+    tool_calls.c.run_id.in_(bindparam("b_runs", expanding=True))
+).order_by(tool_calls.c.created_at, items.c.seq)
+_ADD_CALL = insert(tool_calls)
+_ADD_EVENT = insert(run_events)
+_ANSWERED = (
+    select(tool_calls.c.id)
+    .where(
+        tool_calls.c.id.in_(bindparam("b_ids", expanding=True)),
+        tool_calls.c.state == CallState.ANSWERED,
+    )
+    .limit(1)
+)
+_ANSWER = (
+    update(tool_calls)
+    .where(tool_calls.c.id == bindparam("b_id"), tool_calls.c.state == CallState.PENDING)
+    .values(state=CallState.ANSWERED, answered_at=bindparam("b_now"))
+)
+_BY_CORRELATION = (
+    select(tool_calls, runs.c.conversation_id)
+    .join(runs, runs.c.id == tool_calls.c.run_id)
+    .where(tool_calls.c.correlation_id == bindparam("b_correlation"))
+)
+_WAKE = (
+    update(runs)
+    .where(runs.c.id == bindparam("b_run"), runs.c.status.in_(list(LIVE)))
+    .values(
+        wake_at=case(
+            (
+                or_(runs.c.wake_at.is_(None), runs.c.wake_at > bindparam("b_now")),
+                bindparam("b_now"),
+            ),
+            else_=runs.c.wake_at,
+        )
+    )
+)
 
 
 class Act(StrEnum):
@@ -121,19 +163,17 @@ def calls_of(conn: Connection, run_ids: Sequence[str]) -> list[Call]:
     """The calls of these runs, in the order they were made."""
     if not run_ids:
         return []
-    rows = conn.execute(
-        select(tool_calls)
-        .outerjoin(items, items.c.id == tool_calls.c.id)
-        .where(tool_calls.c.run_id.in_(list(run_ids)))
-        .order_by(tool_calls.c.created_at, items.c.seq)
-    )
+    if len(run_ids) == 1:
+        rows = conn.execute(_CALLS_OF_RUN, {"b_run": run_ids[0]})
+    else:
+        rows = conn.execute(_CALLS_OF_RUNS, {"b_runs": list(run_ids)})
     return [_call(row) for row in rows]
 
 
 def insert_calls(conn: Connection, project: str, calls: Iterable[Call]) -> None:
     rows = [call.row(project) for call in calls]
     if rows:
-        conn.execute(insert(tool_calls), rows)
+        conn.execute(_ADD_CALL, rows)
     for call in calls:
         if call.sent_at is not None:  # put in this same transaction (Ferry's own queues)
             put_event(conn, call.run_id, call.correlation_id or "", call.sent_at)
@@ -141,9 +181,13 @@ def insert_calls(conn: Connection, project: str, calls: Iterable[Call]) -> None:
 
 def put_event(conn: Connection, run_id: str, correlation_id: str, at: int) -> None:
     conn.execute(
-        insert(run_events).values(
-            run_id=run_id, at=at, kind="queue.put", detail={"correlation_id": correlation_id}
-        )
+        _ADD_EVENT,
+        {
+            "run_id": run_id,
+            "at": at,
+            "kind": "queue.put",
+            "detail": {"correlation_id": correlation_id},
+        },
     )
 
 
@@ -171,12 +215,7 @@ def any_answered(conn: Connection, ids: Sequence[str]) -> bool:
     """Whether any of these calls has been answered (perhaps after the run was read)."""
     if not ids:
         return False
-    found = conn.execute(
-        select(tool_calls.c.id)
-        .where(tool_calls.c.id.in_(list(ids)), tool_calls.c.state == CallState.ANSWERED)
-        .limit(1)
-    ).first()
-    return found is not None
+    return conn.execute(_ANSWERED, {"b_ids": list(ids)}).first() is not None
 
 
 @dataclass(frozen=True)
@@ -201,11 +240,7 @@ class Answer:
 def answer_call(conn: Connection, project: str, answer: Answer, now: int) -> Json | None:
     """Record one output: the call answered and its output item stored, in the caller's
     transaction. None if the call is no longer pending (nothing is written)."""
-    changed = conn.execute(
-        update(tool_calls)
-        .where(tool_calls.c.id == answer.call.id, tool_calls.c.state == CallState.PENDING)
-        .values(state=CallState.ANSWERED, answered_at=now)
-    ).rowcount
+    changed = conn.execute(_ANSWER, {"b_id": answer.call.id, "b_now": now}).rowcount
     if not changed:
         return None
     item = output_item(answer.call.call_id, answer.output, answer.call.kind, now // 1000)
@@ -225,16 +260,7 @@ def wake_run(conn: Connection, run_id: str, now: int) -> None:
     even when it is already due: that takes the row's lock, so a worker committing the run
     meanwhile (which locks it too) either sees the answer or has `wake_at` brought forward
     after it."""
-    conn.execute(
-        update(runs)
-        .where(runs.c.id == run_id, runs.c.status.in_(list(LIVE)))
-        .values(
-            wake_at=case(
-                (or_(runs.c.wake_at.is_(None), runs.c.wake_at > now), now),
-                else_=runs.c.wake_at,
-            )
-        )
-    )
+    conn.execute(_WAKE, {"b_run": run_id, "b_now": now})
 
 
 def record_queue_answer(
@@ -242,11 +268,7 @@ def record_queue_answer(
 ) -> Outcome:
     """A function's answer by CorrelationId: recorded once; a second one, or one after the
     call ended, is counted as late and changes nothing else."""
-    row = conn.execute(
-        select(tool_calls, runs.c.conversation_id)
-        .join(runs, runs.c.id == tool_calls.c.run_id)
-        .where(tool_calls.c.correlation_id == correlation_id)
-    ).one_or_none()
+    row = conn.execute(_BY_CORRELATION, {"b_correlation": correlation_id}).one_or_none()
     if row is None:
         return Outcome("unknown")
     call = _call(row)
@@ -269,7 +291,7 @@ def record_queue_answer(
         return Outcome("late", call.run_id)
     wake_run(conn, call.run_id, now)
     conn.execute(
-        insert(run_events).values(run_id=call.run_id, at=now, kind="queue.answered", detail=detail)
+        _ADD_EVENT, {"run_id": call.run_id, "at": now, "kind": "queue.answered", "detail": detail}
     )
     return Outcome("answered", call.run_id)
 

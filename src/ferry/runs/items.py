@@ -17,6 +17,8 @@ from ferry.types import Json
 
 __all__ = ["PLACES", "insert_items", "item_from_row", "items_by_id", "update_items"]
 
+_ADD = insert(items)
+
 PLACES = ("conversation_id", "run_id", "step_id")
 """The keys a read item carries besides its body."""
 
@@ -56,7 +58,7 @@ def insert_items(
             }
         )
     if rows:
-        conn.execute(insert(items), rows)
+        conn.execute(_ADD, rows)
 
 
 def update_items(conn: Connection, changed: Iterable[Json]) -> None:

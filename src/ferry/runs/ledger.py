@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select, update
 
 from ferry.clock import Clock, system_clock
 from ferry.runs import calls as callbook
@@ -29,6 +29,39 @@ from ferry.store.signals import RUNS, signals_for
 from ferry.types import Json
 
 __all__ = ["Change", "Ledger", "RunState"]
+
+# The statements of every run's path, built once: building one costs more than running it
+# (and a statement object built once keeps its cache key).
+_RUN = select(runs).where(runs.c.id == bindparam("b_run"))
+_STEPS = (
+    select(run_steps.c.body)
+    .where(run_steps.c.run_id == bindparam("b_run"))
+    .order_by(run_steps.c.seq)
+)
+_OWN = select(items).where(items.c.run_id == bindparam("b_run")).order_by(items.c.seq)
+_HELD = (
+    select(runs.c.lease_owner, runs.c.status, runs.c.body)
+    .where(runs.c.id == bindparam("b_run"))
+    .with_for_update()
+)
+_SET_RUN = update(runs).where(runs.c.id == bindparam("b_run"))
+"""Executed with the columns to set as parameters."""
+_ADD_RUN = insert(runs)
+_ADD_EVENT = insert(run_events)
+_ADD_STEP = insert(run_steps)
+_SET_STEP = update(run_steps).where(run_steps.c.id == bindparam("b_step"))
+_CONVERSATION = select(items).where(
+    items.c.project == bindparam("b_project"),
+    items.c.conversation_id == bindparam("b_conversation"),
+    or_(items.c.run_id.is_(None), items.c.run_id != bindparam("b_run")),
+)
+_UP_TO_HORIZON = _CONVERSATION.where(items.c.seq <= bindparam("b_horizon")).order_by(items.c.seq)
+_CONVERSATION = _CONVERSATION.order_by(items.c.seq)
+_CHAIN = (
+    select(items)
+    .where(items.c.run_id.in_(bindparam("b_chain", expanding=True)))
+    .order_by(items.c.seq)
+)
 
 
 @dataclass
@@ -107,20 +140,21 @@ class Ledger:
     ) -> None:
         """A new run, due now. `news` (possibly empty) logs its stream; None does not."""
         conn.execute(
-            insert(runs).values(
-                project=project,
-                id=run_id,
-                api=api,
-                conversation_id=conversation_id,
-                previous_run_id=previous_run_id,
-                status=RunStatus.QUEUED,
-                wake_at=now,
-                news=None if news is None else len(news),
-                body=body,
-            )
+            _ADD_RUN,
+            {
+                "project": project,
+                "id": run_id,
+                "api": api,
+                "conversation_id": conversation_id,
+                "previous_run_id": previous_run_id,
+                "status": RunStatus.QUEUED,
+                "wake_at": now,
+                "news": None if news is None else len(news),
+                "body": body,
+            },
         )
         _log_news(conn, run_id, 0, news or ())
-        conn.execute(insert(run_events).values(run_id=run_id, at=now, kind="run.queued", detail={}))
+        conn.execute(_ADD_EVENT, {"run_id": run_id, "at": now, "kind": "run.queued", "detail": {}})
         self.signals.announce(conn, RUNS, run_id)
 
     def cancel(self, conn: Connection, run_id: str, now: int) -> None:
@@ -310,24 +344,13 @@ class Ledger:
         """The run, if this worker still holds it."""
 
         def work(conn: Connection) -> RunState | None:
-            row = conn.execute(select(runs).where(runs.c.id == run_id)).one_or_none()
+            given = {"b_run": run_id}
+            row = conn.execute(_RUN, given).one_or_none()
             if row is None or row.lease_owner != self.owner:
                 return None
             body = dict(row.body)
-            steps = [
-                dict(b)
-                for b in conn.execute(
-                    select(run_steps.c.body)
-                    .where(run_steps.c.run_id == run_id)
-                    .order_by(run_steps.c.seq)
-                ).scalars()
-            ]
-            own = [
-                item_from_row(r)
-                for r in conn.execute(
-                    select(items).where(items.c.run_id == run_id).order_by(items.c.seq)
-                )
-            ]
+            steps = [dict(b) for b in conn.execute(_STEPS, given).scalars()]
+            own = [item_from_row(r) for r in conn.execute(_OWN, given)]
             return RunState(
                 project=row.project,
                 id=row.id,
@@ -372,11 +395,7 @@ class Ledger:
         # (which wakes it): on PostgreSQL, without it, an answer committed between the
         # `any_answered` check below and this update was overwritten by `wake_at` and the
         # run slept to its deadline. (SQLite has one writer: there is nothing to order.)
-        held = conn.execute(
-            select(runs.c.lease_owner, runs.c.status, runs.c.body)
-            .where(runs.c.id == state.id)
-            .with_for_update()
-        ).one_or_none()
+        held = conn.execute(_HELD, {"b_run": state.id}).one_or_none()
         if held is None or held.lease_owner != self.owner:
             raise LeaseLost(f"run {state.id} is no longer leased by {self.owner}")
         state.run["metadata"] = held.body.get("metadata") or {}
@@ -406,10 +425,14 @@ class Ledger:
         if change.news:
             values["news"] = change.news[-1]["number"] + 1
             _log_news(conn, state.id, None, change.news)
-        conn.execute(update(runs).where(runs.c.id == state.id).values(**values))
-        for kind, detail in change.events:
+        conn.execute(_SET_RUN, {"b_run": state.id, **values})
+        if change.events:
             conn.execute(
-                insert(run_events).values(run_id=state.id, at=now, kind=kind, detail=detail)
+                _ADD_EVENT,
+                [
+                    {"run_id": state.id, "at": now, "kind": kind, "detail": detail}
+                    for kind, detail in change.events
+                ],
             )
         self.signals.announce(conn, RUNS, state.id)
         return status
@@ -421,15 +444,24 @@ class Ledger:
         )
 
     async def record_answer(
-        self, correlation_id: str, output: str, *, dequeue_count: int
+        self,
+        correlation_id: str,
+        output: str,
+        *,
+        dequeue_count: int,
+        also: Callable[[Connection, Outcome], None] | None = None,
     ) -> Outcome:
-        """Record a function's answer once and wake its run (see `calls.record_queue_answer`)."""
+        """Record a function's answer once and wake its run (see `calls.record_queue_answer`).
+        `also` runs in the same transaction, told the outcome: the answer collector deletes
+        the answer's message there when it is on this database (one write, not two)."""
         now = self.clock()
 
         def work(conn: Connection) -> Outcome:
             outcome = callbook.record_queue_answer(conn, correlation_id, output, dequeue_count, now)
             if outcome.outcome == "answered" and outcome.run_id is not None:
                 self.signals.announce(conn, RUNS, outcome.run_id)
+            if also is not None:
+                also(conn, outcome)
             return outcome
 
         return await self.database.write(work)
@@ -459,14 +491,16 @@ def _log_news(conn: Connection, run_id: str, first: int | None, news: Sequence[J
 
 
 def _write_steps(conn: Connection, state: RunState, change: Change) -> None:
-    for step in change.new_steps:
+    if change.new_steps:
         conn.execute(
-            insert(run_steps).values(
-                project=state.project, id=step["id"], run_id=state.id, body=step
-            )
+            _ADD_STEP,
+            [
+                {"project": state.project, "id": step["id"], "run_id": state.id, "body": step}
+                for step in change.new_steps
+            ],
         )
     for step in change.steps:
-        conn.execute(update(run_steps).where(run_steps.c.id == step["id"]).values(body=step))
+        conn.execute(_SET_STEP, {"b_step": step["id"], "body": step})
 
 
 def _merged(steps: list[Json], new: list[Json], changed: list[Json]) -> list[Json]:
@@ -480,16 +514,13 @@ def _context(
     """The items a run sees before its own: its conversation's up to its horizon, or the
     chain of runs it follows, in order."""
     if conversation_id is not None:
-        query = select(items).where(
-            items.c.project == project,
-            items.c.conversation_id == conversation_id,
-            or_(items.c.run_id.is_(None), items.c.run_id != run_id),
-        )
+        given = {"b_project": project, "b_conversation": conversation_id, "b_run": run_id}
         if run.get("horizon") is not None:
-            query = query.where(items.c.seq <= run["horizon"])
-        return [item_from_row(r) for r in conn.execute(query.order_by(items.c.seq))]
+            rows = conn.execute(_UP_TO_HORIZON, {**given, "b_horizon": run["horizon"]})
+        else:
+            rows = conn.execute(_CONVERSATION, given)
+        return [item_from_row(r) for r in rows]
     chain = run.get("chain") or []
     if not chain:
         return []
-    rows = conn.execute(select(items).where(items.c.run_id.in_(chain)).order_by(items.c.seq))
-    return [item_from_row(r) for r in rows]
+    return [item_from_row(r) for r in conn.execute(_CHAIN, {"b_chain": list(chain)})]
