@@ -14,7 +14,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Connection, Row, Table, delete, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Row,
+    Table,
+    bindparam,
+    delete,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ferry.agents.errors import BadRequest, Conflict, NotFound
@@ -55,16 +65,44 @@ class Page:
         }
 
 
+# Statements of every run's creation, built once (see `ferry.runs.ledger`).
+_BUSY = (
+    select(runs.c.id)
+    .where(
+        runs.c.project == bindparam("b_project"),
+        runs.c.conversation_id == bindparam("b_conversation"),
+        runs.c.status.in_(list(ACTIVE)),
+    )
+    .limit(1)
+)
+_AGENT = select(agents).where(
+    agents.c.project == bindparam("b_project"),
+    agents.c.id == bindparam("b_agent"),
+    agents.c.api == bindparam("b_api"),
+)
+_LOCKED_AGENT = _AGENT.with_for_update()
+_VERSION = select(agent_versions).where(
+    agent_versions.c.project == bindparam("b_project"),
+    agent_versions.c.agent_id == bindparam("b_agent"),
+    agent_versions.c.version == bindparam("b_version"),
+)
+_CONVERSATION = select(conversations).where(
+    conversations.c.project == bindparam("b_project"),
+    conversations.c.id == bindparam("b_conversation"),
+    conversations.c.api == bindparam("b_api"),
+)
+_LOCKED_CONVERSATION = _CONVERSATION.with_for_update()
+_ADD_CONVERSATION = conversations.insert()
+_LAST_SEQ = select(func.max(items.c.seq)).where(
+    items.c.project == bindparam("b_project"),
+    items.c.conversation_id == bindparam("b_conversation"),
+)
+
+
 def conversation_busy(conn: Connection, project: str, conversation_id: str) -> str | None:
     """The id of a run active on the conversation, if any."""
     return conn.execute(
-        select(runs.c.id)
-        .where(
-            runs.c.project == project,
-            runs.c.conversation_id == conversation_id,
-            runs.c.status.in_(list(ACTIVE)),
-        )
-        .limit(1)
+        _BUSY, {"b_project": project, "b_conversation": conversation_id}
     ).scalar_one_or_none()
 
 
@@ -94,10 +132,8 @@ class AgentStore:
     ) -> Row[Any] | None:
         """The agent; with `lock`, held until the transaction ends (versions are numbered
         under it, so two processes cannot both make version N)."""
-        query = select(agents).where(
-            agents.c.project == project, agents.c.id == agent_id, agents.c.api == api
-        )
-        return conn.execute(query.with_for_update() if lock else query).one_or_none()
+        given = {"b_project": project, "b_agent": agent_id, "b_api": api}
+        return conn.execute(_LOCKED_AGENT if lock else _AGENT, given).one_or_none()
 
     @staticmethod
     def claim_agent(
@@ -119,13 +155,8 @@ class AgentStore:
 
     @staticmethod
     def version_row(conn: Connection, project: str, agent_id: str, version: int) -> Row[Any] | None:
-        return conn.execute(
-            select(agent_versions).where(
-                agent_versions.c.project == project,
-                agent_versions.c.agent_id == agent_id,
-                agent_versions.c.version == version,
-            )
-        ).one_or_none()
+        given = {"b_project": project, "b_agent": agent_id, "b_version": version}
+        return conn.execute(_VERSION, given).one_or_none()
 
     @staticmethod
     def insert_agent(
@@ -207,19 +238,16 @@ class AgentStore:
         """The conversation; with `lock`, held until the transaction ends, so that a check
         that no run is active on it and the run (or message) that follows are one step for
         processes sharing PostgreSQL."""
-        query = select(conversations).where(
-            conversations.c.project == project,
-            conversations.c.id == conversation_id,
-            conversations.c.api == api,
-        )
-        return conn.execute(query.with_for_update() if lock else query).one_or_none()
+        given = {"b_project": project, "b_conversation": conversation_id, "b_api": api}
+        return conn.execute(_LOCKED_CONVERSATION if lock else _CONVERSATION, given).one_or_none()
 
     @staticmethod
     def insert_conversation(
         conn: Connection, project: str, conversation_id: str, api: str, body: Json
     ) -> None:
         conn.execute(
-            conversations.insert().values(project=project, id=conversation_id, api=api, body=body)
+            _ADD_CONVERSATION,
+            {"project": project, "id": conversation_id, "api": api, "body": body},
         )
 
     @staticmethod
@@ -282,12 +310,8 @@ class AgentStore:
 
     @staticmethod
     def last_item_seq(conn: Connection, project: str, conversation_id: str) -> int | None:
-        from sqlalchemy import func
-
         return conn.execute(
-            select(func.max(items.c.seq)).where(
-                items.c.project == project, items.c.conversation_id == conversation_id
-            )
+            _LAST_SEQ, {"b_project": project, "b_conversation": conversation_id}
         ).scalar_one_or_none()
 
     # Paging --------------------------------------------------------------------------------
