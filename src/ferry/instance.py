@@ -12,14 +12,10 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ferry.errors import FerryError
+from ferry.errors import InstanceNotRunning
 from ferry.files import replace_file
 
-__all__ = ["Instance", "InstanceNotRunning", "instance_file", "pid_alive"]
-
-
-class InstanceNotRunning(FerryError):
-    """No Ferry instance is recorded as running with this data folder."""
+__all__ = ["Instance", "instance_file", "pid_alive"]
 
 
 def instance_file(data: Path) -> Path:

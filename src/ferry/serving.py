@@ -12,14 +12,10 @@ from dataclasses import dataclass
 import uvicorn
 from starlette.types import ASGIApp
 
-from ferry.errors import FerryError
+from ferry.errors import BindError
 from ferry.identity.tls import TlsFiles
 
-__all__ = ["BindError", "Listener", "bind", "run", "run_until_stopped"]
-
-
-class BindError(FerryError):
-    """A port cannot be listened on (taken, or not allowed)."""
+__all__ = ["Listener", "bind", "run", "run_until_stopped"]
 
 
 @dataclass

@@ -15,14 +15,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ferry.errors import FerryError
-from ferry.instance import Instance, InstanceNotRunning, instance_file
+from ferry.errors import InstanceNotRunning, SpawnError
+from ferry.instance import Instance, instance_file
 
-__all__ = ["Child", "SpawnError", "spawn"]
-
-
-class SpawnError(FerryError):
-    """A child Ferry process exited or did not start listening in time."""
+__all__ = ["Child", "spawn"]
 
 
 @dataclass

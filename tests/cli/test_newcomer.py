@@ -22,7 +22,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ferry.instance import Instance, InstanceNotRunning
+from ferry.errors import InstanceNotRunning
+from ferry.instance import Instance
 from tests.cli.test_init import next_steps
 from tests.conftest import IN_CI, free_ports
 

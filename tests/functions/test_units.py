@@ -7,16 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from ferry.functions.connections import Connections, LocalQueues
+from ferry.functions.connections import Connections
 from ferry.functions.conversion import Datum, queue_payloads
-from ferry.functions.errors import ConnectionSettingError, HostConfigError
+from ferry.functions.errors import ConnectionSettingError, HostConfigError, RouteError
 from ferry.functions.hostconfig import load_host_config, parse_timespan
 from ferry.functions.keys import load_keys
-from ferry.functions.triggers.http import RouteError, compile_route
+from ferry.functions.triggers.http import compile_route
 from ferry.functions.triggers.timer import next_occurrence
 from ferry.queues.auth import DEV_ACCOUNT, DEV_KEY, Accounts
 from ferry.queues.endpoints.local import LocalEndpoint
 from ferry.queues.endpoints.remote import RemoteEndpoint
+from ferry.queues.locator import LocalQueues, QueueLocator
 from ferry.queues.store import QueueStore
 from ferry.store import Database
 
@@ -124,7 +125,7 @@ def test_connections(database: Database) -> None:
         "Far": "DefaultEndpointsProtocol=https;AccountName=far;AccountKey=" + DEV_KEY,
         "Bad": "no equals sign",
     }
-    connections = Connections(local, environ=environ)
+    connections = Connections(QueueLocator(local), environ=environ)
     assert isinstance(connections.endpoint(None, "f"), LocalEndpoint)
     assert isinstance(connections.endpoint("Dev", "f"), LocalEndpoint)
     assert isinstance(connections.endpoint("Ident", "f"), LocalEndpoint)
@@ -133,5 +134,5 @@ def test_connections(database: Database) -> None:
         connections.endpoint("Missing", "f")
     with pytest.raises(ConnectionSettingError, match="not a usable connection string"):
         connections.endpoint("Bad", "f")
-    alone = Connections(None, environ=environ)
+    alone = Connections(QueueLocator(None), environ=environ)
     assert isinstance(alone.endpoint(None, "f"), RemoteEndpoint)

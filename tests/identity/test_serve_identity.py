@@ -14,8 +14,9 @@ from azure.ai.agents import AgentsClient
 from azure.core.exceptions import ClientAuthenticationError
 from azure.identity import ManagedIdentityCredential
 
+from ferry.errors import SpawnError
 from ferry.identity.tokens import TokenIssuer
-from ferry.spawn import Child, SpawnError, spawn
+from ferry.spawn import Child, spawn
 
 SECRET = "a-shared-identity-header-from-a-secret"
 

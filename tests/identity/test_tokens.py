@@ -7,14 +7,8 @@ from pathlib import Path
 import jwt
 import pytest
 
-from ferry.identity.tokens import (
-    AGENT_AUDIENCES,
-    STORAGE_AUDIENCES,
-    IdentityError,
-    InvalidToken,
-    TokenIssuer,
-    resource_of,
-)
+from ferry.identity.errors import IdentityError, InvalidToken
+from ferry.identity.tokens import AGENT_AUDIENCES, STORAGE_AUDIENCES, TokenIssuer, resource_of
 
 
 @pytest.mark.parametrize(

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from ferry.models.backend import ChatMessage, ChatRequest, ModelError, ToolCall, ToolSpec
+from ferry.models.backend import ChatMessage, ChatRequest, ToolCall, ToolSpec
 from ferry.models.backends.local import LocalBackend
+from ferry.models.errors import ModelError
 from tests.conftest import require_embedded_model
 
 require_embedded_model()

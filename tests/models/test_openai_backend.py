@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 
 from ferry.errors import ConfigError
-from ferry.models.backend import ChatMessage, ChatRequest, ModelError, ToolCall, ToolSpec
+from ferry.models.backend import ChatMessage, ChatRequest, ToolCall, ToolSpec
 from ferry.models.backends.openai import OpenAIBackend
 from ferry.models.config import ModelConfig
+from ferry.models.errors import ModelError
 from tests.fakes.openai_server import FakeOpenAIServer
 
 MakeBackend = Callable[..., OpenAIBackend]

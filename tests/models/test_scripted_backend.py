@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from ferry.models.backend import ChatMessage, ChatRequest, ModelError, ToolCall, ToolSpec
+from ferry.models.backend import ChatMessage, ChatRequest, ToolCall, ToolSpec
 from ferry.models.backends.scripted import ScriptedBackend
+from ferry.models.errors import ModelError
 
 WEATHER = ToolSpec(
     name="GetWeather",

@@ -12,7 +12,8 @@ from typing import Protocol
 from starlette.datastructures import Headers
 
 from ferry.agents.errors import Unauthorized
-from ferry.identity.tokens import AGENT_AUDIENCES, InvalidToken, TokenIssuer
+from ferry.identity.errors import InvalidToken
+from ferry.identity.tokens import AGENT_AUDIENCES, TokenIssuer
 
 __all__ = ["AnyToken", "Authorizer", "FerryTokens"]
 

@@ -1,7 +1,14 @@
 """The agent service's errors, each with the HTTP status and JSON error code it answers with.
 
 `ferry.agents.wire` turns them into `{"error": {"code", "message", ...}}`; nothing else in
-the package builds error responses.
+the package builds error responses::
+
+    AgentsError (400 invalid_request_error)
+    ├── BadRequest, InvalidApiVersion, NotSupported (400)
+    ├── Unauthorized (401), NotFound (404), MethodNotAllowed (405), Conflict (409),
+    │   PayloadTooLarge (413)
+    ├── ServerError (500 server_error)             anything unexpected; a StoreError
+    └── ServiceUnavailable (503 service_unavailable)   StoreUnavailable: retry later
 """
 
 from __future__ import annotations
@@ -17,6 +24,8 @@ __all__ = [
     "NotFound",
     "NotSupported",
     "PayloadTooLarge",
+    "ServerError",
+    "ServiceUnavailable",
     "Unauthorized",
 ]
 
@@ -69,3 +78,19 @@ class Conflict(AgentsError):
 class PayloadTooLarge(AgentsError):
     status = 413
     code = "payload_too_large"
+
+
+class ServerError(AgentsError):
+    """500: Ferry failed (a store error other than unavailability, or a bug, logged with its
+    traceback); the client is told to look at the log, never shown the exception."""
+
+    status = 500
+    code = "server_error"
+
+
+class ServiceUnavailable(AgentsError):
+    """503: the database cannot be reached, is busy or full for now; the request may be
+    retried as it is (the queue service answers ServerBusy in the same case)."""
+
+    status = 503
+    code = "service_unavailable"

@@ -10,27 +10,29 @@ import logging
 
 from starlette.responses import JSONResponse
 
-from ferry.agents.errors import AgentsError, BadRequest, NotFound, Unauthorized
+from ferry.agents.errors import (
+    AgentsError,
+    BadRequest,
+    NotFound,
+    ServerError,
+    ServiceUnavailable,
+    Unauthorized,
+)
 from ferry.knowledge.errors import KnowledgeNotFound, KnowledgeRefused
 from ferry.runs.errors import CallNotPending
-from ferry.store import StoreError
+from ferry.store.errors import StoreError, StoreUnavailable
 
 __all__ = ["error_response", "to_agents_error"]
 
 log = logging.getLogger(__name__)
 
-
-class _ServerError(AgentsError):
-    status = 500
-    code = "server_error"
-
-
-class _Unavailable(AgentsError):
-    status = 503
-    code = "service_unavailable"
+_INTERNAL = "The server had an internal error; see Ferry's log."
 
 
 def to_agents_error(exc: BaseException) -> AgentsError:
+    """Anything raised while serving a request, as the error the client will see. The store
+    rule is the queue service's (`ferry.queues.wire.to_queue_error`): unavailable → 503,
+    any other store failure → 500."""
     if isinstance(exc, AgentsError):
         return exc
     if isinstance(exc, KnowledgeNotFound):
@@ -39,11 +41,14 @@ def to_agents_error(exc: BaseException) -> AgentsError:
         return BadRequest(exc.message, param=exc.param)
     if isinstance(exc, CallNotPending):  # another request answered the call first
         return BadRequest(str(exc))
+    if isinstance(exc, StoreUnavailable):
+        log.warning("store unavailable: %s", exc)
+        return ServiceUnavailable("The service's database is unavailable; retry later.")
     if isinstance(exc, StoreError):
-        log.warning("store failure: %s", exc)
-        return _Unavailable("The service's database is unavailable; retry later.")
+        log.error("store error: %s", exc)
+        return ServerError(_INTERNAL)
     log.exception("unexpected error in the agents API", exc_info=exc)
-    return _ServerError("The server had an internal error; see Ferry's log.")
+    return ServerError(_INTERNAL)
 
 
 def error_response(exc: BaseException) -> JSONResponse:

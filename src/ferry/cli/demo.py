@@ -22,10 +22,10 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 
+from ferry.cli.errors import DemoFailed
 from ferry.cli.init import write_app
 from ferry.cli.output import console
 from ferry.cli.requirements import install_requirements
-from ferry.errors import FerryError
 from ferry.models.router import ModelRouter
 from ferry.runs.timeline import timeline
 from ferry.settings import Settings
@@ -37,10 +37,6 @@ __all__ = ["demo"]
 
 PROMPT = "What is the weather in Seattle, WA?"
 EXPECTED = "Weather is 74 degrees and sunny"
-
-
-class DemoFailed(FerryError):
-    """A step of the demo did not do what it should."""
 
 
 def _free_port() -> int:

@@ -46,7 +46,7 @@ def queues(
     config: ConfigOption = None,
 ) -> None:
     """Serve the Azure Storage Queue protocol (path-style: http://HOST:PORT/<account>)."""
-    from ferry.queues.server import serve_queues
+    from ferry.platform.queues import serve_queues
 
     settings = Settings.load(
         config,
@@ -96,7 +96,7 @@ def agents(
     config: ConfigOption = None,
 ) -> None:
     """Serve the agents API over https, with the run engine."""
-    from ferry.agents.server import serve_agents
+    from ferry.platform.agents import serve_agents
 
     settings = Settings.load(
         config,
@@ -121,7 +121,7 @@ def identity(
     """Serve the managed-identity token endpoint alone (App Service form: IDENTITY_ENDPOINT,
     IDENTITY_HEADER), signing with the data folder's key. Set FERRY_IDENTITY_SECRET to give
     apps elsewhere the header it demands."""
-    from ferry.identity.local import serve_identity
+    from ferry.platform.identity import serve_identity
 
     settings = Settings.load(config, host=host, identity_port=port, data=data)
 
@@ -175,7 +175,7 @@ def worker(
 ) -> None:
     """Run only the run engine: it claims runs from the shared store (PostgreSQL with
     --database-url) and drives them, beside any number of other workers."""
-    from ferry.agents.server import run_worker
+    from ferry.platform.worker import run_worker
 
     settings = Settings.load(config, data=data, database_url=database_url)
 

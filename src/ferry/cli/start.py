@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -23,6 +23,9 @@ from ferry.cli.output import console, show_loading
 from ferry.cli.requirements import install_requirements
 from ferry.settings import Settings
 
+if TYPE_CHECKING:
+    from ferry.platform.banner import Started
+
 __all__ = ["functions", "serve_everything", "start"]
 
 AppOption = Annotated[
@@ -37,10 +40,7 @@ EnableAuthOption = Annotated[
 ]
 
 
-def announce_started(started: object) -> None:
-    from ferry.functions.server import Started
-
-    assert isinstance(started, Started)
+def announce_started(started: Started) -> None:
     if started.queues_url:
         console.print(
             f"[bold]Queue service[/bold]   {started.queues_url}  [dim]({started.store})[/dim]"
@@ -116,14 +116,12 @@ def serve_everything(
 ) -> None:
     """Queues, identity and agents in one process, with the app's functions host when there
     is an app: `ferry start`, and `ferry serve all` without one."""
-    from ferry.functions.server import serve_functions
+    from ferry.platform.product import serve_product
 
     settings = Settings.load(config, **flags)
     if app is not None:
         install_requirements(app, settings.python_envs_folder)
-    serve_functions(
-        settings, app, with_queues=True, enable_auth=enable_auth, announce=announce_started
-    )
+    serve_product(settings, app, enable_auth=enable_auth, announce=announce_started)
 
 
 def functions(
@@ -138,20 +136,14 @@ def functions(
     """Serve only the functions host, against the queue services its connection settings
     name (Ferry's, Azurite or Azure Storage). With --database-url, Ferry's accounts are read
     straight from that shared store."""
-    from ferry.functions.server import serve_functions
+    from ferry.platform.functions import serve_functions
 
     settings = Settings.load(
         config, host=host, http_port=http_port, data=data, database_url=database_url
     )
     folder = app or Path.cwd()
     install_requirements(folder, settings.python_envs_folder)
-    serve_functions(
-        settings,
-        folder,
-        with_queues=False,
-        enable_auth=enable_auth,
-        announce=announce_started,
-    )
+    serve_functions(settings, folder, enable_auth=enable_auth, announce=announce_started)
 
 
 def keys(
@@ -164,9 +156,9 @@ def keys(
     import json
 
     from ferry.cli.output import emit, errors
+    from ferry.functions.appsettings import prepare_app_environment
     from ferry.functions.keys import load_keys
     from ferry.functions.loader import load_app
-    from ferry.functions.server import prepare_app_environment
 
     settings = Settings.load(config, data=data)
     folder = (app or Path.cwd()).resolve()

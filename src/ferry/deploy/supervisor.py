@@ -26,9 +26,10 @@ from types import FrameType
 
 from ferry.deploy.layout import ChildState, EnvironmentRecord, Layout, SupervisorState
 from ferry.deploy.pythonenv import environment_python
+from ferry.errors import InstanceNotRunning
 from ferry.identity.clientenv import client_environment
 from ferry.identity.local import CA_VARIABLES
-from ferry.instance import Instance, InstanceNotRunning
+from ferry.instance import Instance
 from ferry.settings import Settings
 
 __all__ = ["Supervisor", "host_environment"]

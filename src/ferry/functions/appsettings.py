@@ -11,7 +11,7 @@ from pathlib import Path
 from ferry.functions.errors import HostConfigError
 from ferry.functions.hostconfig import read_json_object
 
-__all__ = ["apply_local_settings", "read_local_settings"]
+__all__ = ["apply_local_settings", "prepare_app_environment", "read_local_settings"]
 
 
 def read_local_settings(folder: Path) -> dict[str, str]:
@@ -50,3 +50,10 @@ def apply_local_settings(folder: Path) -> dict[str, str]:
             os.environ[name] = value
             applied[name] = value
     return applied
+
+
+def prepare_app_environment(folder: Path) -> None:
+    """What `func start` does before loading an app: its settings become environment
+    variables (without overriding), and it runs as a Development environment."""
+    apply_local_settings(folder)
+    os.environ.setdefault("AZURE_FUNCTIONS_ENVIRONMENT", "Development")

@@ -5,7 +5,8 @@ looked up as `AzureWebJobsX`) that holds a connection string, or identity-based 
 `X__queueServiceUri` / `X__serviceUri` / `X__accountName`. When Ferry serves the queues in
 this process, the development account (`UseDevelopmentStorage=true` or its well-known
 connection string, whatever port it names) and any account Ferry serves at a loopback
-address resolve to the store itself; everything else is reached over HTTP.
+address resolve to the store itself (the locator says which: `QueueLocator.local_for`);
+everything else is reached over HTTP.
 """
 
 from __future__ import annotations
@@ -19,28 +20,19 @@ from ferry.functions.errors import ConnectionSettingError
 from ferry.queues.auth.accounts import DEV_ACCOUNT
 from ferry.queues.connection import parse_connection_string
 from ferry.queues.endpoint import QueueEndpoint
-from ferry.queues.locator import (
-    LocalQueues,
-    QueueLocator,
-    UnreachableQueueService,
-    account_from_url,
-)
+from ferry.queues.errors import UnreachableQueueService
+from ferry.queues.locator import QueueLocator, account_from_url
 
-__all__ = ["Connections", "LocalQueues"]
+__all__ = ["Connections"]
 
 DEFAULT_CONNECTION = "AzureWebJobsStorage"
 
 
 class Connections:
-    def __init__(
-        self,
-        local: LocalQueues | None = None,
-        *,
-        keys: Mapping[str, str] | None = None,
-        environ: Mapping[str, str] | None = None,
-    ) -> None:
-        self.local = local
-        self.locator = QueueLocator(local, keys)
+    def __init__(self, locator: QueueLocator, *, environ: Mapping[str, str] | None = None) -> None:
+        """`locator` knows the queues this process serves itself (or shares the database
+        of) and their keys; the platform gives the run engine the same one."""
+        self.locator = locator
         self.environ = environ if environ is not None else os.environ
         self._endpoints: dict[str, QueueEndpoint] = {}
 
@@ -63,12 +55,6 @@ class Connections:
                 return value
         return None
 
-    def _local(self, account: str) -> QueueEndpoint:
-        return self.locator.local_endpoint(account)
-
-    def _serves(self, account: str) -> bool:
-        return self.locator.serves(account)
-
     def _resolve(self, name: str, function: str) -> QueueEndpoint:
         from ferry.queues.endpoints.remote import RemoteEndpoint
 
@@ -81,16 +67,19 @@ class Connections:
                     f"function '{function}': setting '{name}' is not a usable connection "
                     f"string: {exc}"
                 ) from None
-            if self._serves(connection.account):
-                development = connection.account == DEV_ACCOUNT
-                if development or account_from_url(connection.endpoint)[1]:
-                    return self._local(connection.account)
+            if connection.account == DEV_ACCOUNT:  # whatever port it names
+                local = self.locator.local_account(DEV_ACCOUNT)
+            else:
+                local = self.locator.local_for(connection.endpoint, account=connection.account)
+            if local is not None:
+                return local
             return RemoteEndpoint.from_connection_string(value)
         uri = self._setting(f"{name}__queueServiceUri") or self._setting(f"{name}__serviceUri")
         account_name = self._setting(f"{name}__accountName")
         if uri is None and account_name is not None:
-            if self._serves(account_name):
-                return self._local(account_name)
+            local = self.locator.local_account(account_name)
+            if local is not None:
+                return local
             uri = f"https://{account_name}.queue.core.windows.net"
         if uri is None:
             raise ConnectionSettingError(
@@ -98,9 +87,10 @@ class Connections:
                 f"to a connection string (e.g. UseDevelopmentStorage=true), or "
                 f"'{name}__queueServiceUri' to the queue service's URL"
             )
-        account, loopback = account_from_url(uri)
-        if self._serves(account) and loopback:
-            return self._local(account)
+        local = self.locator.local_for(uri)
+        if local is not None:
+            return local
+        account, _loopback = account_from_url(uri)
         return RemoteEndpoint.from_url(uri, self._credential(name, account, function))
 
     def _credential(self, name: str, account: str, function: str) -> Any:

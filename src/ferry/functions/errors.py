@@ -11,6 +11,7 @@ __all__ = [
     "ConnectionSettingError",
     "FunctionsError",
     "HostConfigError",
+    "RouteError",
 ]
 
 
@@ -46,3 +47,8 @@ class HostConfigError(FunctionsError):
 
 class ConnectionSettingError(FunctionsError):
     """A binding's `connection` names a setting that is missing or unusable."""
+
+
+class RouteError(FunctionsError):
+    """A route template the host would refuse; the host raises it again as an AppLoadError
+    naming the function, file and line."""

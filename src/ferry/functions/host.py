@@ -27,7 +27,7 @@ from starlette.routing import Route
 from ferry import __version__
 from ferry.functions.connections import Connections
 from ferry.functions.conversion import Datum
-from ferry.functions.errors import AppLoadError
+from ferry.functions.errors import AppLoadError, RouteError
 from ferry.functions.hostconfig import HostConfig
 from ferry.functions.invoker import Invocation, Invoker
 from ferry.functions.keys import HostKeys, load_keys
@@ -37,7 +37,7 @@ from ferry.functions.outputs import OutputWriter
 from ferry.functions.records import InvocationRecords
 from ferry.functions.schedules import TimerSchedules
 from ferry.functions.spec import FunctionSpec
-from ferry.functions.triggers.http import HttpRoute, RouteError
+from ferry.functions.triggers.http import HttpRoute
 from ferry.functions.triggers.queue import HIDE_SECONDS, QueueTrigger, message_datum
 from ferry.functions.triggers.timer import TimerTrigger, timer_datum
 from ferry.queues.endpoint import Received

@@ -34,11 +34,30 @@ class Invocation:
     returned: Datum | None = None
     error: str | None = None
     timed_out: bool = False
+    trigger: str = ""
+    started_at: int = 0
+    """Epoch milliseconds."""
+    dequeue_count: int | None = None
 
     @property
     def http_response(self) -> Datum | None:
         """What an HTTP function answered: its return value or its `http` output."""
         return next((d for p, d in self.outputs if p.binding.type == "http"), None)
+
+    def record(self) -> InvocationRecord:
+        """What is kept of it, as it stands now (outputs that could not be written make a
+        success a failure)."""
+        outcome = "succeeded" if self.succeeded else ("timed_out" if self.timed_out else "failed")
+        return InvocationRecord(
+            id=self.id,
+            function=self.function,
+            trigger=self.trigger,
+            started_at=self.started_at,
+            duration_ms=round(self.duration_ms),
+            outcome=outcome,
+            dequeue_count=self.dequeue_count,
+            error=self.error,
+        )
 
 
 def _timespan(seconds: float) -> str:
@@ -73,14 +92,24 @@ class Invoker:
         reason: str,
         dequeue_count: int | None = None,
         max_dequeue_count: int = 0,
+        record: bool = True,
     ) -> Invocation:
+        """Call `function`; with `record`, its record is written now, else the caller writes
+        it (`Invoker.record`, or within its own transaction)."""
         invocation_id = str(uuid.uuid4())
-        started_at = system_clock()
         started = time.perf_counter()
         host_log.info(
             "Executing 'Functions.%s' (Reason='%s', Id=%s)", function.name, reason, invocation_id
         )
-        result = Invocation(invocation_id, function.name, False, 0.0)
+        result = Invocation(
+            invocation_id,
+            function.name,
+            False,
+            0.0,
+            trigger=function.trigger.type,
+            started_at=system_clock(),
+            dequeue_count=dequeue_count,
+        )
         try:
             args, outs = self._arguments(
                 function, datum, metadata, invocation_id, dequeue_count, max_dequeue_count
@@ -113,24 +142,18 @@ class Invoker:
             result.outputs.clear()
         result.duration_ms = (time.perf_counter() - started) * 1000
         self._report(result, reason)
-        if self.records is not None:
-            record = InvocationRecord(
-                id=invocation_id,
-                function=function.name,
-                trigger=function.trigger.type,
-                started_at=started_at,
-                duration_ms=round(result.duration_ms),
-                outcome="succeeded"
-                if result.succeeded
-                else ("timed_out" if result.timed_out else "failed"),
-                dequeue_count=dequeue_count,
-                error=result.error,
-            )
-            try:
-                await self.records.add(record)
-            except Exception as exc:  # a record is not worth failing the invocation
-                host_log.warning("could not record invocation %s: %s", invocation_id, exc)
+        if record:
+            await self.record(result)
         return result
+
+    async def record(self, invocation: Invocation) -> None:
+        """Keep the invocation's record (if this host keeps records)."""
+        if self.records is None:
+            return
+        try:
+            await self.records.add(invocation.record())
+        except Exception as exc:  # a record is not worth failing the invocation
+            host_log.warning("could not record invocation %s: %s", invocation.id, exc)
 
     def _arguments(
         self,

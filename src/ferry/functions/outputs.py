@@ -1,18 +1,31 @@
-"""Writes a successful invocation's queue outputs, encoded per host.json `messageEncoding`."""
+"""Writes a successful invocation's queue outputs, encoded per host.json `messageEncoding`.
+
+Outputs go through each binding's endpoint one put at a time; but when every one of them goes
+to the store this process holds, on the database the caller writes to, they are put inside
+the caller's own transaction (`settle_within`): a queue trigger's outputs, its message's
+deletion and the invocation's record commit together, or none of them does.
+"""
 
 from __future__ import annotations
 
-import base64
 import os
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import Connection
 
 from ferry.functions.connections import Connections
 from ferry.functions.conversion import queue_payloads
 from ferry.functions.errors import HostConfigError
 from ferry.functions.invoker import Invocation
 from ferry.functions.logs import host_log
+from ferry.queues.encoding import encode_body
+from ferry.queues.endpoint import QueueEndpoint
+from ferry.queues.endpoints.local import LocalEndpoint
+from ferry.store.database import Database
 
-__all__ = ["OutputWriter", "encode_message", "resolve_name"]
+__all__ = ["OutputWriter", "Put", "resolve_name"]
 
 _SETTING = re.compile(r"%([^%]+)%")
 
@@ -29,10 +42,13 @@ def resolve_name(value: str, what: str) -> str:
     return _SETTING.sub(setting, value)
 
 
-def encode_message(payload: bytes, encoding: str) -> str:
-    if encoding == "base64":
-        return base64.b64encode(payload).decode("ascii")
-    return payload.decode("utf-8", errors="replace")
+@dataclass(frozen=True)
+class Put:
+    """One message an output binding puts."""
+
+    endpoint: QueueEndpoint
+    queue: str
+    text: str
 
 
 class OutputWriter:
@@ -40,9 +56,10 @@ class OutputWriter:
         self.connections = connections
         self.encoding = encoding
 
-    async def write(self, invocation: Invocation) -> None:
-        """Put every queue output; raises if a put fails (the invocation then counts as
-        failed and its trigger message is retried)."""
+    def puts(self, invocation: Invocation) -> list[Put]:
+        """Every queue output as the message to put: names resolved, values converted and
+        encoded. Raises as a failed write would (the binding cannot be resolved)."""
+        found = []
         for param, datum in invocation.outputs:
             if param.binding.type != "queue":
                 continue
@@ -53,17 +70,66 @@ class OutputWriter:
                 param.binding.setting("connection"), invocation.function
             )
             for payload in queue_payloads(datum):
-                await endpoint.put(queue, encode_message(payload, self.encoding))
+                found.append(Put(endpoint, queue, encode_body(payload, self.encoding)))
+        return found
+
+    async def write(self, invocation: Invocation) -> None:
+        """Put every queue output; raises if a put fails (the invocation then counts as
+        failed and its trigger message is retried)."""
+        for put in self.puts(invocation):
+            await put.endpoint.put(put.queue, put.text)
 
     async def settle(self, invocation: Invocation) -> bool:
         """Write the outputs of a successful invocation; a failed write fails it."""
         if not invocation.succeeded:
             return False
+        # Deliberately broad: whatever stops the outputs (an endpoint's QueueEndpointError, a
+        # binding the host cannot resolve, a value that cannot be converted) fails the
+        # invocation, so that its trigger message is retried rather than lost.
         try:
             await self.write(invocation)
         except Exception as exc:
-            host_log.error(
-                "Function '%s': writing its outputs failed: %s", invocation.function, exc
-            )
-            invocation.succeeded = False
+            self._failed(invocation, exc)
         return invocation.succeeded
+
+    async def settle_within(
+        self, invocation: Invocation, database: Database, also: Callable[[Connection], None]
+    ) -> bool | None:
+        """`settle`, in one transaction on `database` with `also` (the caller's own writes),
+        when every output goes to the store this process holds on that database; None
+        (nothing written) when some output does not, and the caller settles the usual way.
+        A failed transaction fails the invocation, as a failed put does."""
+        if not invocation.succeeded:
+            return False
+        try:
+            puts = self.puts(invocation)
+        except Exception as exc:  # as in `settle`
+            self._failed(invocation, exc)
+            return False
+        local = [
+            (put.endpoint, put)
+            for put in puts
+            if isinstance(put.endpoint, LocalEndpoint) and put.endpoint.shares(database)
+        ]
+        if len(local) != len(puts):
+            return None
+
+        def work(conn: Connection) -> None:
+            for endpoint, put in local:
+                endpoint.put_within(conn, put.queue, put.text)
+            also(conn)
+
+        try:
+            await database.write(work)
+        except Exception as exc:  # as in `settle`: the trigger message is retried
+            self._failed(invocation, exc)
+            return False
+        for endpoint, put in local:
+            endpoint.notify(put.queue)
+        return True
+
+    @staticmethod
+    def _failed(invocation: Invocation, exc: Exception) -> None:
+        host_log.error("Function '%s': writing its outputs failed: %s", invocation.function, exc)
+        invocation.succeeded = False
+        invocation.error = f"writing its outputs failed: {exc}"

@@ -33,6 +33,12 @@ class InvocationRecords:
         self.database = database
 
     async def add(self, record: InvocationRecord) -> None:
+        await self.database.write(lambda conn: self.add_within(conn, record))
+
+    @staticmethod
+    def add_within(conn: Connection, record: InvocationRecord) -> None:
+        """The record, in the caller's transaction: a queue trigger's commits with the
+        invocation's outputs and its message's deletion."""
         values = {
             "id": record.id,
             "function": record.function,
@@ -43,11 +49,7 @@ class InvocationRecords:
             "dequeue_count": record.dequeue_count,
             "error": record.error[:4000] if record.error else None,
         }
-
-        def work(conn: Connection) -> None:
-            conn.execute(_t.insert().values(**values))
-
-        await self.database.write(work)
+        conn.execute(_t.insert().values(**values))
 
     async def recent(self, function: str | None = None, limit: int = 100) -> list[InvocationRecord]:
         def work(conn: Connection) -> list[InvocationRecord]:

@@ -10,10 +10,11 @@ import json
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from ferry.errors import InstanceNotRunning
 from ferry.identity.bundle import write_bundle
 from ferry.identity.local import CA_VARIABLES
 from ferry.identity.tokens import TokenIssuer
-from ferry.instance import Instance, InstanceNotRunning
+from ferry.instance import Instance
 from ferry.queues.auth import DEV_ACCOUNT, DEV_KEY
 
 __all__ = ["FORMATS", "LOCAL_RESOURCE_GROUP", "LOCAL_SUBSCRIPTION", "client_environment", "render"]

@@ -19,15 +19,13 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from ferry.errors import FerryError
+from ferry.identity.errors import IdentityError, InvalidToken
 
 __all__ = [
     "AGENT_AUDIENCES",
     "AUDIENCES",
     "ISSUER",
     "STORAGE_AUDIENCES",
-    "IdentityError",
-    "InvalidToken",
     "Token",
     "TokenIssuer",
     "resource_of",
@@ -47,19 +45,6 @@ _ALGORITHM = "ES256"
 _LEEWAY = 60
 _REMEMBERED = 4096
 """Verified tokens kept (the set is emptied when full: few clients hold many tokens)."""
-
-
-class IdentityError(FerryError):
-    """Something about local identity went wrong."""
-
-
-class InvalidToken(IdentityError):
-    """A bearer token was refused; `reason` says why in a word the services can map."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
 
 
 def resource_of(scope: str) -> str | None:

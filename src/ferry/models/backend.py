@@ -12,7 +12,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ferry.errors import FerryError
+# Re-exported: the run engine imports ModelError from here with the interface it belongs to.
+from ferry.models.errors import ModelError
 
 __all__ = [
     "ChatMessage",
@@ -29,15 +30,6 @@ __all__ = [
 
 Role = Literal["system", "user", "assistant", "tool"]
 DeltaCallback = Callable[[str], Awaitable[None]]
-
-
-class ModelError(FerryError):
-    """The model backend failed; `code` and `message` become the run's `last_error`."""
-
-    def __init__(self, message: str, *, code: str = "server_error") -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 @dataclass(frozen=True)

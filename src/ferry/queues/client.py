@@ -1,8 +1,9 @@
 """A small asynchronous client of the queue protocol, for Ferry's own use (the CLI, and any
 part that talks to a queue service it does not share a store with: Azurite, Azure Storage).
 
-It signs with SharedKey (or appends a SAS) and raises `QueueClientError` with the service's
-error code when a request is refused.
+It signs with SharedKey (or appends a SAS) and raises only `QueueEndpointError`s: httpx's
+errors are mapped here, refusals by status (`ferry.queues.errors.endpoint_refusal`, the rule
+the SDK boundary uses too), with the service's error code.
 """
 
 from __future__ import annotations
@@ -17,27 +18,23 @@ import defusedxml.ElementTree as SafeET
 import httpx
 
 from ferry.clock import system_clock, to_millis
-from ferry.errors import FerryError
 from ferry.queues.auth.accounts import Account
 from ferry.queues.auth.request import SignedRequest, parse_query
 from ferry.queues.auth.sharedkey import sign, string_to_sign
 from ferry.queues.bodies import escape
 from ferry.queues.connection import QueueConnection
+from ferry.queues.errors import (
+    EndpointProtocolError,
+    EndpointUnavailable,
+    QueueEndpointError,
+    endpoint_refusal,
+)
 from ferry.queues.models import Message, QueueInfo
 from ferry.queues.times import rfc1123
 
-__all__ = ["QueueClient", "QueueClientError"]
+__all__ = ["QueueClient"]
 
 API_VERSION = "2026-10-06"
-
-
-class QueueClientError(FerryError):
-    """The queue service refused a request, or could not be reached."""
-
-    def __init__(self, message: str, *, status: int | None = None, code: str | None = None):
-        super().__init__(message)
-        self.status = status
-        self.code = code
 
 
 @dataclass
@@ -148,8 +145,10 @@ class QueueClient:
             request.headers["Authorization"] = self._authorization(request)
         try:
             response = await self._http.send(request)
-        except httpx.HTTPError as exc:
-            raise QueueClientError(f"cannot reach the queue service at {url}: {exc}") from None
+        except httpx.TransportError as exc:  # connect, read, write, pool, protocol, timeout
+            raise EndpointUnavailable(f"cannot reach the queue service at {url}: {exc}") from None
+        except httpx.HTTPError as exc:  # an answer that cannot be decoded, redirects
+            raise EndpointProtocolError(f"the queue service at {url}: {exc}") from None
         if response.status_code >= 400:
             raise _refusal(response)
         return response
@@ -173,7 +172,7 @@ def _xml(response: httpx.Response) -> ET.Element:
     try:
         root: ET.Element = SafeET.fromstring(response.content)
     except Exception as exc:
-        raise QueueClientError(f"the queue service sent malformed XML: {exc}") from None
+        raise EndpointProtocolError(f"the queue service sent malformed XML: {exc}") from None
     return root
 
 
@@ -196,16 +195,14 @@ def _messages(response: httpx.Response, text: str | None = None) -> list[Message
     ]
 
 
-def _refusal(response: httpx.Response) -> QueueClientError:
+def _refusal(response: httpx.Response) -> QueueEndpointError:
     code = response.headers.get("x-ms-error-code")
     message = ""
     if response.content:
         try:
             message = (_xml(response).findtext("Message") or "").split("\nRequestId:")[0]
-        except QueueClientError:
+        except EndpointProtocolError:
             message = response.text[:200]
-    return QueueClientError(
-        f"{response.status_code} {code or ''}: {message}".strip(),
-        status=response.status_code,
-        code=code,
+    return endpoint_refusal(
+        response.status_code, code, f"{response.status_code} {code or ''}: {message}".strip()
     )

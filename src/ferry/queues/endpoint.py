@@ -33,7 +33,9 @@ DEFAULT_TTL = 7 * 24 * 3600
 
 
 class QueueEndpoint(ABC):
-    """One storage account's queues."""
+    """One storage account's queues. Its operations raise only `QueueEndpointError`s
+    (`ferry.queues.errors`), whatever the service behind it, so callers that log and retry
+    catch that family rather than Exception."""
 
     name: str
     """How logs and `ferry start` describe it."""

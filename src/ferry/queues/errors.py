@@ -1,7 +1,9 @@
-"""What the queue protocol answers when it refuses a request.
+"""What the queue protocol answers when it refuses a request, and what Ferry meets when it
+calls a queue service.
 
-Each class carries the HTTP status and the `x-ms-error-code` the Azure Queue service uses for
-that refusal; `ferry.queues.wire.error_response` turns any of them into the XML error body::
+Each QueueServiceError carries the HTTP status and the `x-ms-error-code` the Azure Queue
+service uses for that refusal; `ferry.queues.wire.error_response` turns any of them into the
+XML error body::
 
     QueueServiceError
     ├── BadRequest (400)       InvalidQueryParameterValue, OutOfRangeQueryParameterValue,
@@ -14,7 +16,22 @@ that refusal; `ferry.queues.wire.error_response` turns any of them into the XML 
     ├── UnsupportedHttpVerb (405)
     ├── Conflict (409)         QueueAlreadyExists, QueueBeingDeleted
     ├── RequestBodyTooLarge (413)
+    ├── InternalError (500)    any other store failure, or a bug
     └── ServerBusy (503)       the store is unavailable for a moment
+
+Each QueueEndpointError is a failure of a call Ferry made as a client; foreign errors become
+one at the boundary that meets them (`ferry.queues.endpoints.remote.SDK_ERRORS` for
+azure-core and its transport, `ferry.queues.client` for httpx, `ferry.queues.endpoints.local`
+for the tree above and the store's)::
+
+    QueueEndpointError (status, code: the service's answer, if any)
+    ├── EndpointUnavailable    no answer, ServerBusy, or the local store unavailable: retry
+    ├── EndpointAuthRefused    401/403, or no token could be had
+    ├── EndpointNotFound       404
+    ├── EndpointConflict       409
+    ├── EndpointRefused        any other refusal
+    ├── EndpointProtocolError  an answer that cannot be read
+    └── UnreachableQueueService  no client can be made for the URL
 """
 
 from __future__ import annotations
@@ -34,6 +51,12 @@ __all__ = [
     "CorsPreflightFailure",
     "Conflict",
     "EmptyMetadataKey",
+    "EndpointAuthRefused",
+    "EndpointConflict",
+    "EndpointNotFound",
+    "EndpointProtocolError",
+    "EndpointRefused",
+    "EndpointUnavailable",
     "InternalError",
     "InvalidHeaderValue",
     "InvalidHttpVerb",
@@ -55,12 +78,15 @@ __all__ = [
     "OutOfRangeQueryParameterValue",
     "QueueAlreadyExists",
     "QueueBeingDeleted",
+    "QueueEndpointError",
     "QueueNotFound",
     "QueueServiceError",
     "RequestBodyTooLarge",
     "ResourceNotFound",
     "ServerBusy",
+    "UnreachableQueueService",
     "UnsupportedHttpVerb",
+    "endpoint_refusal",
 ]
 
 
@@ -322,12 +348,77 @@ class CorsPreflightFailure(AuthError):
 
 
 class ServerBusy(QueueServiceError):
+    """503: the store is unavailable for now (busy, cannot be reached, or full)."""
+
     status = 503
     code = "ServerBusy"
-    default_message = "The server is busy."
+    default_message = (
+        "The server is currently unable to receive requests. Please retry your request."
+    )
 
 
 class InternalError(QueueServiceError):
+    """500: any other store failure, or a bug (logged, never shown to the client)."""
+
     status = 500
     code = "InternalError"
-    default_message = "Server encountered an internal error. Please try again after some time."
+    default_message = "The server encountered an internal error. Please retry the request."
+
+
+# -- Ferry as a client ----------------------------------------------------------------------
+
+
+class QueueEndpointError(FerryError):
+    """A queue service Ferry calls (a trigger, an output binding, the run engine, the CLI)
+    did not do what was asked. `status` and `code` are the service's answer, None when there
+    was none. Every QueueEndpoint and the CLI's QueueClient raise only this family, so a
+    caller that retries catches it rather than Exception."""
+
+    def __init__(self, message: str, *, status: int | None = None, code: str | None = None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+class EndpointUnavailable(QueueEndpointError):
+    """No answer (refused, reset or timed-out connection, DNS, TLS), or ServerBusy, or Ferry's
+    own store unavailable: worth retrying later."""
+
+
+class EndpointAuthRefused(QueueEndpointError):
+    """401/403, or no token could be had for the service."""
+
+
+class EndpointNotFound(QueueEndpointError):
+    """404: the queue or message is not there."""
+
+
+class EndpointConflict(QueueEndpointError):
+    """409: the queue exists already, or is being deleted."""
+
+
+class EndpointRefused(QueueEndpointError):
+    """Any other refusal (400, 412, 413, 500, ...)."""
+
+
+class EndpointProtocolError(QueueEndpointError):
+    """An answer that cannot be read (malformed XML, undecodable, endless redirects), or the
+    client library used against its own rules."""
+
+
+class UnreachableQueueService(QueueEndpointError):
+    """A queue service URL cannot be used: not a URL, or no credential can be had for it."""
+
+
+_BY_STATUS: dict[int, type[QueueEndpointError]] = {
+    401: EndpointAuthRefused,
+    403: EndpointAuthRefused,
+    404: EndpointNotFound,
+    409: EndpointConflict,
+    503: EndpointUnavailable,
+}
+
+
+def endpoint_refusal(status: int, code: str | None, message: str) -> QueueEndpointError:
+    """The family member for a service's refusal: the one rule for every client Ferry has."""
+    return _BY_STATUS.get(status, EndpointRefused)(message, status=status, code=code)

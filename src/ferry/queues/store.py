@@ -37,6 +37,7 @@ from ferry.clock import Clock, system_clock
 from ferry.queues import receipts
 from ferry.queues.arrivals import Arrivals
 from ferry.queues.errors import (
+    InvalidQueryParameterValue,
     MessageNotFound,
     QueueAlreadyExists,
     QueueBeingDeleted,
@@ -320,23 +321,41 @@ class QueueStore:
         self, account: str, name: str, message_id: str, pop_receipt: str
     ) -> None:
         """Delete with the latest receipt; a stale one finds no message, as in Azure."""
-        nonce, row_id = receipts.decode(pop_receipt)
+        receipt = receipts.decode(pop_receipt)
 
         def work(conn: Connection) -> None:
-            deleted = _DELETE.rowcount(
-                conn,
-                account=account,
-                name=name,
-                message_id=message_id,
-                row_id=row_id,
-                nonce=nonce,
-                now=self.clock(),
-            )
-            if deleted == 0:
+            if not self._delete(conn, account, name, message_id, receipt):
                 self._require_queue(conn, account, name)
                 raise MessageNotFound()
 
         await self.database.write(work)
+
+    def delete_within(
+        self, conn: Connection, account: str, name: str, message_id: str, pop_receipt: str
+    ) -> bool:
+        """Delete inside the caller's transaction (a consumer's record of what the message
+        did commits with its removal, or neither does); False if the receipt matches nothing
+        (a malformed one included: that must not undo the caller's other writes)."""
+        try:
+            receipt = receipts.decode(pop_receipt)
+        except InvalidQueryParameterValue:
+            return False
+        return self._delete(conn, account, name, message_id, receipt)
+
+    def _delete(
+        self, conn: Connection, account: str, name: str, message_id: str, receipt: tuple[int, int]
+    ) -> bool:
+        nonce, row_id = receipt
+        deleted = _DELETE.rowcount(
+            conn,
+            account=account,
+            name=name,
+            message_id=message_id,
+            row_id=row_id,
+            nonce=nonce,
+            now=self.clock(),
+        )
+        return bool(deleted)
 
     async def update_message(
         self,

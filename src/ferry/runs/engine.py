@@ -38,8 +38,8 @@ from ferry.models.backend import (
     ToolCall,
 )
 from ferry.models.router import ModelRouter
-from ferry.queues.endpoint import DEFAULT_TTL
-from ferry.queues.locator import QueueLocator, account_from_url
+from ferry.queues.endpoints.local import LocalEndpoint
+from ferry.queues.locator import QueueLocator
 from ferry.runs.builtin import BuiltinTool, ToolResult
 from ferry.runs.bus import RunBus, Snapshot
 from ferry.runs.calls import Act, Call
@@ -215,21 +215,26 @@ class RunEngine:
         """`ledger.commit` with the news the room holds, then news for streams here."""
         change.news = room.take()
         stored = await self.ledger.commit(state, change)
-        if self.bus is not None and self.bus.watching(state.id):
-            snapshot = Snapshot(
-                stored,
-                state.run,
-                tuple(change.new_steps) + tuple(change.steps),
-                tuple(change.items) + tuple(change.done_items),
-                tuple(
-                    (i["call_id"], i["output"])
-                    for i in state.own
-                    if i["type"] == "function_call_output"
-                ),
-                tuple(state.calls),
-            )
-            self.bus.changed(state.id, snapshot, change.news)
+        self._tell(state, change, change.news, stored)
         return stored
+
+    def _tell(self, state: RunState, change: Change, news: list[Json], status: str) -> None:
+        """Streams in this process learn the run as `change` leaves it."""
+        if self.bus is None or not self.bus.watching(state.id):
+            return
+        snapshot = Snapshot(
+            status,
+            state.run,
+            tuple(change.new_steps) + tuple(change.steps),
+            tuple(change.items) + tuple(change.done_items),
+            tuple(
+                (i["call_id"], i["output"])
+                for i in state.own
+                if i["type"] == "function_call_output"
+            ),
+            tuple(state.calls),
+        )
+        self.bus.changed(state.id, snapshot, news)
 
     # Advancing -----------------------------------------------------------------------------
 
@@ -266,8 +271,14 @@ class RunEngine:
                 await self._end(state, room, RunStatus.FAILED, failure, prior=change)
                 return False
             self._answer_requests(state, change, room)
-            await self._commit(state, change, room)
-            return True
+            if change.calls:
+                await self._commit(state, change, room)
+                return True
+            # The start is stored with what the model first answers: one commit fewer per
+            # run (a crash before it leaves the run queued, and the next worker starts it).
+            # Streams here hear of it now, not once the model has answered.
+            self._tell(state, change, room.pending, RunStatus.IN_PROGRESS)
+            return await self._model_turn(state, room, change)
         step = _open_tool_step(state)
         if step is not None:
             return await self._tool_step(state, step, room)
@@ -638,11 +649,11 @@ class RunEngine:
         # Calls on queues this process keeps in its own store are put in the same transaction
         # that records them: sent exactly when recorded, with no write of their own.
         local = [
-            (call, account)
+            (call, endpoint)
             for call in calls
-            if call.queued and (account := self._local_account(call.input_url or "")) is not None
+            if call.queued and (endpoint := self._local_account(call.input_url or "")) is not None
         ]
-        for call, _account in local:
+        for call, _endpoint in local:
             call.sent_at = now_ms
         remote = [call for call in calls if call.queued and call.sent_at is None]
         change.new_steps.append(step)
@@ -864,32 +875,23 @@ class RunEngine:
         call.deadline = now_ms + timeout_ms
         return call
 
-    def _local_account(self, url: str) -> str | None:
-        """The account, if `url` names one whose queues live in this process's store."""
-        account, loopback = account_from_url(url)
-        store = self.locator.local.store if self.locator.local is not None else None
-        shared = store is not None and store.database is self.ledger.database
-        return account if loopback and shared and self.locator.serves(account) else None
+    def _local_account(self, url: str) -> LocalEndpoint | None:
+        """The endpoint, if `url` names queues in this process's store on the runs' own
+        database (the locator decides), where a put can share the commit of the call."""
+        return self.locator.local_for(url, database=self.ledger.database)
 
-    def _put_within(self, calls: Sequence[tuple[Call, str]], conn: Any) -> None:
-        assert self.locator.local is not None
-        store = self.locator.local.store
-        for call, input_account in calls:
-            output_account = self._local_account(call.output_url or "")
+    def _put_within(self, calls: Sequence[tuple[Call, LocalEndpoint]], conn: Any) -> None:
+        for call, endpoint in calls:
+            output = self._local_account(call.output_url or "")
             known = (call.output_url or "", call.output_queue or "") in self._ensured
-            if output_account is not None and not known:
-                store.ensure_within(conn, output_account, call.output_queue or "")
-            store.put_within(
-                conn, input_account, call.input_queue or "", call.payload or "", ttl=DEFAULT_TTL
-            )
+            if output is not None and not known:
+                output.ensure_within(conn, call.output_queue or "")
+            endpoint.put_within(conn, call.input_queue or "", call.payload or "")
 
-    def _sent_locally(self, calls: list[tuple[Call, str]]) -> None:
+    def _sent_locally(self, calls: list[tuple[Call, LocalEndpoint]]) -> None:
         """After the commit: wake this process's consumers of the input queues."""
-        assert self.locator.local is not None
-        arrivals = self.locator.local.store.arrivals
-        for call, account in calls:
-            if arrivals is not None:
-                arrivals.notify(account, call.input_queue or "")
+        for call, endpoint in calls:
+            endpoint.notify(call.input_queue or "")
             self._ensured.add((call.output_url or "", call.output_queue or ""))
         self.collector.calls_sent()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ferry.errors import FerryError
 
-__all__ = ["CallNotPending", "LeaseLost", "RunsError"]
+__all__ = ["CallNotPending", "LeaseLost", "RunNotFound", "RunsError"]
 
 
 class RunsError(FerryError):
@@ -18,3 +18,7 @@ class LeaseLost(RunsError):
 
 class CallNotPending(RunsError):
     """An output for a tool call that has already been answered or has ended."""
+
+
+class RunNotFound(RunsError):
+    """No run has the id asked for (`ferry runs show`)."""

@@ -9,20 +9,27 @@ queue trigger expects. The function answers on the output queue with `{"Value", 
 recorded once by CorrelationId; a duplicate or late one is recorded as such and removed; a
 message with an unknown or missing CorrelationId is left for other consumers until its
 dequeue count runs out, then moved to `<queue>-poison`, never dropped silently.
+
+Each queue's receive loop is a `ferry.queues.consumer.QueueConsumer`, as the functions host's
+trigger's is. When the queue is in the store this process holds, on the ledger's database, an
+answer is recorded and its message deleted in one transaction.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import contextlib
 import json
 import logging
 from collections.abc import Callable
 
-from ferry.queues.endpoint import QueueEndpoint, Received
+from sqlalchemy import Connection
+
+from ferry.queues.consumer import DELETE, SETTLED, Delivery, QueueConsumer, Verdict, retry
+from ferry.queues.encoding import decode_body, encode_body
+from ferry.queues.errors import QueueEndpointError
 from ferry.queues.locator import QueueLocator
+from ferry.runs.calls import Outcome
 from ferry.runs.ledger import Ledger
 from ferry.types import Json
 
@@ -35,6 +42,9 @@ MAX_DEQUEUE = 5
 _VISIBILITY = 30
 _UNKNOWN_RETRY = 2
 """Seconds an unrecognised message stays hidden before other consumers may see it."""
+_BATCH = 32
+_STOP_GRACE = 1.0
+"""Seconds answers being recorded get at shutdown before their messages are given back."""
 
 
 def encode_call(arguments: Json, correlation_id: str, output_url: str) -> str:
@@ -44,7 +54,7 @@ def encode_call(arguments: Json, correlation_id: str, output_url: str) -> str:
         "CorrelationId": correlation_id,
         "OutputQueueUri": output_url,
     }
-    return base64.b64encode(json.dumps(payload).encode()).decode("ascii")
+    return encode_body(json.dumps(payload).encode())
 
 
 def _json_object(text: str) -> Json | None:
@@ -59,11 +69,11 @@ def parse_answer(text: str) -> tuple[str | None, str | None]:
     """(CorrelationId, output) of an answer message, plain JSON or base64 of JSON."""
     body = _json_object(text)
     if body is None:
+        raw = decode_body(text)
         try:
-            decoded = base64.b64decode(text, validate=True).decode("utf-8")
-        except (binascii.Error, ValueError):
-            return None, None
-        body = _json_object(decoded)
+            body = _json_object(raw.decode("utf-8")) if raw is not None else None
+        except UnicodeDecodeError:
+            body = None
         if body is None:
             return None, None
     correlation = body.get("CorrelationId")
@@ -75,7 +85,7 @@ def parse_answer(text: str) -> tuple[str | None, str | None]:
 
 
 class AnswerCollector:
-    """One consumer task per output queue that has calls waiting on it."""
+    """One `QueueConsumer` per output queue that has calls waiting on it."""
 
     def __init__(
         self,
@@ -90,6 +100,7 @@ class AnswerCollector:
         self.wake = wake
         self.refresh = refresh
         self._consumers: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._running: dict[tuple[str, str], QueueConsumer] = {}
         self._changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -101,13 +112,21 @@ class AnswerCollector:
         self._changed.set()
 
     async def stop(self) -> None:
-        tasks = [t for t in (self._task, *self._consumers.values()) if t is not None]
+        """Take no more answers; those being recorded get a moment, then their messages are
+        made visible again (for whoever collects next)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await asyncio.gather(*(c.stop(_STOP_GRACE) for c in self._running.values()))
+        tasks = list(self._consumers.values())
         for task in tasks:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._consumers.clear()
+        self._running.clear()
 
     async def _supervise(self) -> None:
         while True:
@@ -130,58 +149,50 @@ class AnswerCollector:
         """Take answers from one queue until no call waits on it any more."""
         try:
             endpoint = self.locator.endpoint(url)
-        except Exception as exc:
+        except QueueEndpointError as exc:
             log.warning("cannot reach output queue %s/%s: %s", url, queue, exc)
             return
-        arrivals = endpoint.arrivals(queue)
-        idle = 0.05
-        while True:
-            if arrivals is not None:
-                arrivals.clear()
-            try:
-                messages = await endpoint.receive(queue, 32, _VISIBILITY)
-            except Exception as exc:
-                log.warning("receiving from %s/%s failed: %s", url, queue, exc)
-                messages = []
-                idle = 1.0
-            # Together, so their writes share a commit rather than queue up one by one.
-            settled = await asyncio.gather(
-                *(self._settle(endpoint, queue, m) for m in messages), return_exceptions=True
-            )
-            for problem in settled:
-                if isinstance(problem, Exception):
-                    log.warning("settling an answer from %s/%s failed: %s", url, queue, problem)
-            if messages:
-                idle = 0.05
-                continue
-            if (url, queue) not in await self.ledger.waiting_outputs():
-                return
-            if arrivals is not None:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(arrivals.wait(), 1.0)
-            else:
-                await asyncio.sleep(idle)
-                idle = min(idle * 2, 1.0)
+        # On the ledger's own database an answer's message is deleted with its record.
+        local = self.locator.local_for(url, database=self.ledger.database)
 
-    async def _settle(self, endpoint: QueueEndpoint, queue: str, message: Received) -> None:
-        correlation, output = parse_answer(message.text)
-        if correlation is not None and output is not None:
-            answer = await self.ledger.record_answer(
-                correlation, output, dequeue_count=message.dequeue_count
-            )
-            if answer.outcome == "answered":
-                self.wake()
-            if answer.outcome != "unknown":
-                await endpoint.delete(queue, message)
-                return
-        if message.dequeue_count >= MAX_DEQUEUE:
-            log.warning(
-                "message %s on %s has no CorrelationId of a pending call; moved to %s-poison",
-                message.id,
-                queue,
-                queue,
-            )
-            await endpoint.put(f"{queue}-poison", message.text)
-            await endpoint.delete(queue, message)
-        else:
-            await endpoint.hide(queue, message, _UNKNOWN_RETRY)
+        async def waited_on() -> bool:
+            return (url, queue) in await self.ledger.waiting_outputs()
+
+        async def settle(delivery: Delivery) -> Verdict:
+            message = delivery.message
+            correlation, output = parse_answer(message.text)
+            if correlation is not None and output is not None:
+
+                def remove(conn: Connection, outcome: Outcome) -> None:
+                    if local is not None and outcome.outcome != "unknown":
+                        local.delete_within(conn, queue, message)
+
+                answer = await self.ledger.record_answer(
+                    correlation, output, dequeue_count=message.dequeue_count, also=remove
+                )
+                if answer.outcome == "answered":
+                    self.wake()
+                if answer.outcome != "unknown":  # recorded now, or a duplicate or late one
+                    return SETTLED if local is not None else DELETE
+            return retry(_UNKNOWN_RETRY, "it has no CorrelationId of a pending call")
+
+        consumer = QueueConsumer(
+            endpoint,
+            queue,
+            settle,
+            batch_size=_BATCH,
+            new_batch_threshold=0,  # settle a batch (its writes share a commit), then receive
+            hold=_VISIBILITY,
+            min_poll=0.05,
+            max_poll=1.0,
+            max_deliveries=MAX_DEQUEUE,
+            keep_going=waited_on,
+            label=f"answers on {url}",
+            log=log,
+        )
+        self._running[(url, queue)] = consumer
+        try:
+            await consumer.run()
+        finally:
+            if self._running.get((url, queue)) is consumer:
+                del self._running[(url, queue)]

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, select
 
-from ferry.agents.errors import NotFound
+from ferry.runs.errors import RunNotFound
 from ferry.store import Database
 from ferry.store.schema import run_events, runs, tool_calls
 from ferry.types import Json
@@ -28,7 +28,7 @@ def timeline(database: Database, run_id: str) -> Json:
     def work(conn: Connection) -> Json:
         row = conn.execute(select(runs).where(runs.c.id == run_id)).one_or_none()
         if row is None:
-            raise NotFound(f"No run found with id '{run_id}'.")
+            raise RunNotFound(f"No run found with id '{run_id}'.")
         body = dict(row.body)
         run = {
             "id": row.id,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ferry.functions.errors import RouteError
 from ferry.functions.spec import FunctionSpec
 
 __all__ = ["HttpRoute", "compile_route"]
@@ -26,10 +27,6 @@ _CONSTRAINTS = {
     "datetime": r"[^/]+",
 }
 _PARAMETER = re.compile(r"^\{(\*)?([A-Za-z_][A-Za-z0-9_]*)(?::([a-z]+)(?:\([^)]*\))?)?(\?)?\}$")
-
-
-class RouteError(ValueError):
-    """A route template the host would refuse."""
 
 
 def compile_route(template: str) -> tuple[re.Pattern[str], int]:

@@ -7,23 +7,30 @@ in which case the wait ends at once. Received messages stay hidden for 10 minute
 while the function runs. Success deletes the message; failure makes it visible again after
 `visibilityTimeout`, and on the `maxDequeueCount`-th failure moves it to `<queue>-poison`.
 A body that is not valid base64 (with base64 encoding) goes to poison without a call.
+
+The loop itself is `ferry.queues.consumer.QueueConsumer`'s, shared with the answer collector.
+When the queue is in the store this process holds, on the database invocation records go to,
+a success's outputs, its message's deletion and its record are one transaction: the message
+is never deleted without its outputs, and one write replaces three.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import contextlib
 from typing import Any
+
+from sqlalchemy import Connection
 
 from ferry.functions.conversion import Datum
 from ferry.functions.hostconfig import QueueOptions
-from ferry.functions.invoker import Invocation, Invoker
+from ferry.functions.invoker import Invoker
 from ferry.functions.logs import host_log
 from ferry.functions.outputs import OutputWriter, resolve_name
 from ferry.functions.spec import FunctionSpec
+from ferry.queues.consumer import DELETE, SETTLED, Delivery, QueueConsumer, Verdict, poison, retry
+from ferry.queues.encoding import decode_body
 from ferry.queues.endpoint import QueueEndpoint, Received
+from ferry.queues.endpoints.local import LocalEndpoint
 
 __all__ = ["QueueTrigger", "message_datum"]
 
@@ -56,6 +63,9 @@ def message_datum(message: Received, body: bytes) -> tuple[Datum, dict[str, Datu
 
 
 class QueueTrigger:
+    """A thin user of `QueueConsumer`: it decides what each message becomes; the consumer
+    receives, waits, hides and poisons."""
+
     def __init__(
         self,
         function: FunctionSpec,
@@ -76,116 +86,44 @@ class QueueTrigger:
             str(function.trigger.setting("queueName", "")), f"function '{function.name}'"
         )
         self.queue = queue.lower()
-        self.poison = f"{self.queue}-poison"
-        self.in_flight: dict[asyncio.Task[None], Received] = {}
-        self.stopping = asyncio.Event()
-        self._loop_done = asyncio.Event()
-        self._loop_done.set()
-        self._arrivals: asyncio.Event | None = None
+        self.consumer = QueueConsumer(
+            endpoint,
+            self.queue,
+            self._handle,
+            batch_size=options.batch_size,
+            new_batch_threshold=options.new_batch_threshold,
+            hold=hold,
+            min_poll=MIN_POLL,
+            max_poll=options.max_polling_interval,
+            max_deliveries=options.max_dequeue_count,
+            label=f"Function '{function.name}'",
+            log=host_log,
+        )
+        self.poison = self.consumer.poison_queue
+
+    @property
+    def stopping(self) -> asyncio.Event:
+        return self.consumer.stopping
 
     async def run(self) -> None:
         """Fetch and dispatch until `stop()`; transport errors are logged and retried."""
-        self._loop_done.clear()
-        try:
-            await self._loop()
-        finally:
-            self._loop_done.set()
-
-    async def _loop(self) -> None:
-        delay = MIN_POLL
-        arrivals = self._arrivals = self.endpoint.arrivals(self.queue)
-        while not self.stopping.is_set():
-            if len(self.in_flight) > self.options.new_batch_threshold:
-                await asyncio.wait(
-                    [*self.in_flight, asyncio.ensure_future(self.stopping.wait())],
-                    return_when=asyncio.FIRST_COMPLETED,
-                )
-                continue
-            if arrivals is not None:
-                arrivals.clear()
-            try:
-                batch = await self.endpoint.receive(self.queue, self.options.batch_size, self.hold)
-            except Exception as exc:
-                host_log.warning(
-                    "Function '%s': cannot read queue '%s' on %s: %s",
-                    self.function.name,
-                    self.queue,
-                    self.endpoint.name,
-                    exc,
-                )
-                batch = []
-            if batch and self.stopping.is_set():
-                # stop() came while this receive was under way: give the messages back now
-                # rather than leave them hidden for the whole hold.
-                await self._release(batch)
-                return
-            if batch:
-                delay = MIN_POLL
-                for message in batch:
-                    task = asyncio.create_task(self._process(message))
-                    self.in_flight[task] = message
-                    task.add_done_callback(self._finished)
-                continue
-            await self._idle(arrivals, delay)
-            delay = min(delay * 2, self.options.max_polling_interval)
-            if arrivals is not None and arrivals.is_set():
-                delay = MIN_POLL
-
-    async def _idle(self, arrivals: asyncio.Event | None, delay: float) -> None:
-        waiters = [asyncio.ensure_future(self.stopping.wait())]
-        if arrivals is not None:
-            waiters.append(asyncio.ensure_future(arrivals.wait()))
-        try:
-            await asyncio.wait(waiters, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for waiter in waiters:
-                waiter.cancel()
-
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        self.in_flight.pop(task, None)
-        if not task.cancelled() and task.exception() is not None:
-            host_log.error(
-                "Function '%s': message handling failed: %s",
-                self.function.name,
-                task.exception(),
-            )
+        await self.consumer.run()
 
     async def stop(self, grace: float) -> None:
         """Fetch no more; let running invocations finish within `grace` seconds, then make
         the messages of those still running visible again so that nothing is lost."""
-        self.stopping.set()
-        deadline = asyncio.get_running_loop().time() + grace
-        # A receive under way is let finish (cancelling it could lose its answer, leaving its
-        # messages hidden for the whole hold); the loop then dispatches or releases them.
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._loop_done.wait(), timeout=max(grace, 1.0))
-        while self.in_flight:
-            left = deadline - asyncio.get_running_loop().time()
-            if left <= 0:
-                break
-            await asyncio.wait(list(self.in_flight), timeout=left)
-        still = list(self.in_flight.items())
-        for task, _message in still:
-            task.cancel()
-        await self._release([message for _task, message in still])
+        await self.consumer.stop(grace)
 
-    async def _release(self, messages: list[Received]) -> None:
-        """Make messages visible again at once, for another host to take."""
-        for message in messages:
-            with contextlib.suppress(Exception):
-                await self.endpoint.hide(self.queue, message, 0)
-
-    async def _process(self, message: Received) -> None:
+    async def _handle(self, delivery: Delivery) -> Verdict:
         options = self.options
+        message = delivery.message
         if message.dequeue_count > options.max_dequeue_count:
-            await self._poison(message, "it was dequeued more often than maxDequeueCount")
-            return
-        body = self._body(message)
+            return poison("it was dequeued more often than maxDequeueCount")
+        body = decode_body(message.text, options.message_encoding)
         if body is None:
-            await self._poison(message, "its body is not valid base64")
-            return
+            return poison("its body is not valid base64")
         datum, metadata = message_datum(message, body)
-        call = asyncio.create_task(
+        invocation = await delivery.hidden_while(
             self.invoker.invoke(
                 self.function,
                 datum,
@@ -193,56 +131,30 @@ class QueueTrigger:
                 reason=f"New queue message detected on '{self.queue}'.",
                 dequeue_count=message.dequeue_count,
                 max_dequeue_count=options.max_dequeue_count,
+                record=False,
             )
         )
-        invocation, current = await self._renewing(call, message)
-        if await self.outputs.settle(invocation):
-            await self.endpoint.delete(self.queue, current)
-        elif current.dequeue_count >= options.max_dequeue_count:
-            await self._poison(
-                current, f"it has reached MaxDequeueCount of {options.max_dequeue_count}"
-            )
-        else:
-            delay = int(options.visibility_timeout)
-            await self.endpoint.hide(self.queue, current, delay)
-            if delay and self._arrivals is not None:  # look again when it reappears
-                asyncio.get_running_loop().call_later(delay, self._arrivals.set)
+        local, records = self._local(), self.invoker.records
+        if local is not None and records is not None and invocation.succeeded:
+            # The outputs, this message's deletion and the record: one transaction.
+            def finish(conn: Connection) -> None:
+                local.delete_within(conn, self.queue, delivery.message)
+                records.add_within(conn, invocation.record())
 
-    def _body(self, message: Received) -> bytes | None:
-        """The message's bytes per `messageEncoding` (None: not valid base64)."""
-        if self.options.message_encoding != "base64":
-            return message.text.encode("utf-8")
-        try:
-            return base64.b64decode(message.text, validate=True)
-        except (binascii.Error, ValueError):
-            return None
+            written = await self.outputs.settle_within(invocation, local.database, finish)
+            if written:
+                return SETTLED
+            if written is False:
+                await self.invoker.record(invocation)
+                return retry(int(options.visibility_timeout))
+        settled = await self.outputs.settle(invocation)
+        await self.invoker.record(invocation)
+        return DELETE if settled else retry(int(options.visibility_timeout))
 
-    async def _renewing(
-        self, call: asyncio.Task[Invocation], message: Received
-    ) -> tuple[Invocation, Received]:
-        """Wait for the call, keeping its message hidden while it runs (each renewal gives
-        the message a new pop receipt)."""
-        current = message
-        try:
-            while not (await asyncio.wait([call], timeout=self.hold / 2))[0]:
-                renewed = await self.endpoint.hide(self.queue, current, self.hold)
-                if renewed is not None:
-                    current = renewed
-                    task = asyncio.current_task()
-                    if task is not None:
-                        self.in_flight[task] = renewed
-        except asyncio.CancelledError:
-            call.cancel()
-            raise
-        return call.result(), current
-
-    async def _poison(self, message: Received, why: str) -> None:
-        host_log.warning(
-            "Function '%s': moving message %s to queue '%s' because %s.",
-            self.function.name,
-            message.id,
-            self.poison,
-            why,
-        )
-        await self.endpoint.put(self.poison, message.text)
-        await self.endpoint.delete(self.queue, message)
+    def _local(self) -> LocalEndpoint | None:
+        """The trigger's queue when it is in the store this process holds, on the database
+        the invocation records go to: then a success is a single write."""
+        records, endpoint = self.invoker.records, self.endpoint
+        if records is not None and isinstance(endpoint, LocalEndpoint):
+            return endpoint if endpoint.shares(records.database) else None
+        return None

@@ -15,11 +15,11 @@ from ferry.models.backend import (
     ChatResult,
     DeltaCallback,
     ModelBackend,
-    ModelError,
     ToolCall,
     Usage,
 )
 from ferry.models.config import DEFAULT_AZURE_API_VERSION, ModelConfig
+from ferry.models.errors import ModelError
 from ferry.types import Json
 
 __all__ = ["OpenAIBackend"]

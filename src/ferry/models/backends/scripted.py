@@ -26,11 +26,11 @@ from ferry.models.backend import (
     ChatResult,
     DeltaCallback,
     ModelBackend,
-    ModelError,
     ToolCall,
     ToolSpec,
     Usage,
 )
+from ferry.models.errors import ModelError
 
 __all__ = ["ScriptedBackend"]
 

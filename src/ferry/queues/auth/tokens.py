@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ferry.identity.tokens import STORAGE_AUDIENCES, InvalidToken, TokenIssuer
+from ferry.identity.errors import InvalidToken
+from ferry.identity.tokens import STORAGE_AUDIENCES, TokenIssuer
 from ferry.queues.errors import InvalidAuthenticationInfo
 
 __all__ = ["StorageTokens"]

@@ -21,12 +21,12 @@ from ferry.models.backend import (
     ChatResult,
     DeltaCallback,
     ModelBackend,
-    ModelError,
     ToolCall,
     Usage,
 )
 from ferry.models.backends.local.toolcalling import Outcome, ToolCaller
 from ferry.models.backends.local.weights import EMBEDDED, find_weights
+from ferry.models.errors import ModelError
 
 __all__ = ["LocalBackend"]
 

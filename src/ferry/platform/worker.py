@@ -1,0 +1,46 @@
+"""`ferry worker`: only the run engine, sharing runs with every other process on the same
+database (PostgreSQL with --database-url), until SIGINT/SIGTERM. It serves no port, so it
+writes no instance record."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Callable
+
+from ferry.agents.services import AgentServices
+from ferry.platform.engine import Engine, Models
+from ferry.platform.queues import shared_locator
+from ferry.platform.serve import opened
+from ferry.queues.locator import QueueLocator
+from ferry.settings import Settings
+
+__all__ = ["run_worker"]
+
+
+def run_worker(settings: Settings, announce: Callable[[str, list[tuple[str, str]]], None]) -> None:
+    """`announce(store, rows)` once the engine works."""
+    with opened(settings) as database:
+        locator = shared_locator(settings, database)
+        models = Models.from_settings(settings)
+        engine = Engine(settings, database, models, locator)
+        # Connected agents' runs start through the store, like the API's.
+        engine.bind(AgentServices.build(database, wake=engine.runs.wake))
+        models.router.prepare()
+        store = database.describe()
+        asyncio.run(_work(engine, locator, lambda: announce(store, engine.describe())))
+
+
+async def _work(engine: Engine, locator: QueueLocator, started: Callable[[], None]) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await engine.start()
+    started()
+    try:
+        await stop.wait()
+    finally:
+        await engine.stop()
+        await locator.close()
+        await engine.models.close()
