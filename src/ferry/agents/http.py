@@ -12,9 +12,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from ferry import jsontext
 from ferry.agents.auth import Authorizer
 from ferry.agents.bodies import MAX_BODY
 from ferry.agents.errors import (
@@ -97,7 +98,7 @@ class Call:
 
 
 def json_response(body: Json, status: int = 200) -> Response:
-    return JSONResponse(body, status_code=status)
+    return Response(jsontext.dumps(body), status_code=status, media_type="application/json")
 
 
 class Endpoints:

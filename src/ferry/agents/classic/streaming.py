@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
-import json
 import logging
 import weakref
 from collections.abc import AsyncIterator
@@ -24,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from ferry import jsontext
 from ferry.agents.classic.views import message_view, run_view, step_view
 from ferry.agents.store import AgentStore
 from ferry.runs.bus import Delta, News, RunBus, Snapshot, drain, polls_for, watch_run
@@ -45,7 +45,7 @@ _OPEN = ("queued", "in_progress", "cancelling")
 
 def sse(name: str, data: Any) -> bytes:
     """One event: a single `data:` line, since the SDKs read only one."""
-    payload = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
+    payload = data if isinstance(data, str) else jsontext.dumps(data)
     return f"event: {name}\ndata: {payload}\n\n".encode()
 
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import weakref
 from collections.abc import AsyncIterator
 
 from sqlalchemy import Connection, select
 
+from ferry import jsontext
 from ferry.agents.store import AgentStore
 from ferry.agents.v2.items import render_item
 from ferry.agents.v2.responses import ResponsesV2
@@ -39,7 +39,7 @@ _STARTS["in_progress"] = "response.in_progress"
 
 
 def event(data: Json) -> bytes:
-    return f"event: {data['type']}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+    return f"event: {data['type']}\ndata: {jsontext.dumps(data)}\n\n".encode()
 
 
 class ResponseStream:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import create_engine, make_url
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
+from ferry import jsontext
 from ferry.errors import ConfigError
 from ferry.store.database import Database
 from ferry.store.errors import StoreError, StoreUnavailable
@@ -42,6 +43,8 @@ class PostgresDatabase(Database):
             max_overflow=0,
             pool_pre_ping=True,
             connect_args={"connect_timeout": 10, "application_name": "ferry"},
+            json_serializer=jsontext.dumps,
+            json_deserializer=jsontext.loads,
         )
         super().__init__(engine, engine, writers=writers, readers=readers)
 

@@ -18,6 +18,7 @@ from typing import Any, Literal
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import SQLAlchemyError
 
+from ferry import jsontext
 from ferry.store.database import Database
 from ferry.store.errors import StoreError, StoreUnavailable
 
@@ -61,6 +62,8 @@ class SqliteDatabase(Database):
         engine = create_engine(
             f"sqlite+pysqlite:///{path}",
             connect_args={"check_same_thread": False, "timeout": _BUSY_TIMEOUT_MS / 1000},
+            json_serializer=jsontext.dumps,
+            json_deserializer=jsontext.loads,
         )
 
         @event.listens_for(engine, "connect")
