@@ -1,6 +1,7 @@
-"""The split deployment on PostgreSQL: `ferry serve agents --no-engine` answers the API,
-`ferry worker` processes work the runs, `ferry serve queues` carries the tool calls. Each is
-its own process; they meet only in the database."""
+"""The split deployment: `ferry serve agents --no-engine` answers the API, `ferry worker`
+processes work the runs, `ferry serve queues` carries the tool calls. Each is its own
+process; they meet only in the database: PostgreSQL, or the SQLite file of one data folder
+(whose processes tell each other of their writes over Unix sockets)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from tests.agents.test_durability import _queue, _take_call
 from tests.agents.test_runs_ga import wait_for, weather_tool
 from tests.agents.test_streaming import events_of, names
 
-pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+pytestmark = [pytest.mark.slow]
 
 
 class Split:
@@ -33,16 +34,19 @@ class Split:
         self.ferry = Ferry(api, data)
 
 
-@pytest.fixture
-def split(tmp_path: Path, postgres_databases: Any) -> Iterator[Split]:
-    url = postgres_databases()
-    database = ["--database-url", url]
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def split(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Split]:
+    if request.param == "postgres":
+        database = ["--database-url", request.getfixturevalue("postgres_databases")()]
+        worker_data = tmp_path / "worker"
+    else:
+        database, worker_data = [], tmp_path / "data"  # the SQLite file is the data folder's
     # One data folder: one signing key, so the API accepts the tests' tokens.
     queues = spawn(["serve", "queues", "--port", "0", *database], tmp_path / "data")
     api = spawn(["serve", "agents", "--port", "0", "--no-engine", *database], tmp_path / "data")
     log = (tmp_path / "worker.log").open("w")
     worker = subprocess.Popen(
-        [sys.executable, "-m", "ferry", "worker", *database, "--data", str(tmp_path / "worker")],
+        [sys.executable, "-m", "ferry", "worker", *database, "--data", str(worker_data)],
         env={**os.environ, "NO_COLOR": "1"},
         stdout=subprocess.DEVNULL,
         stderr=log,

@@ -95,7 +95,11 @@ def serve_agents(
     def build(database: Database) -> Served[tuple[str, str, Rows, Loading]]:
         authorizer = FerryTokens(TokenIssuer(settings.data))
         part = build_agents(
-            settings, database, shared_locator(settings, database), authorizer, engine=engine
+            settings,
+            database,
+            shared_locator(settings, database, works_runs=engine),
+            authorizer,
+            engine=engine,
         )
         tls = ensure_certificates(settings.data, settings.tls_names)
         listener = Listener(part.app, bind(settings.host, settings.agents_port), tls)

@@ -35,11 +35,15 @@ def locator(settings: Settings, local: LocalQueues | None) -> QueueLocator:
     return QueueLocator(local, settings.accounts)
 
 
-def shared_locator(settings: Settings, database: Database) -> QueueLocator:
+def shared_locator(
+    settings: Settings, database: Database, *, works_runs: bool = False
+) -> QueueLocator:
     """For a process that does not serve the queues: Ferry's own are used in process when it
-    shares their database (`--database-url`); otherwise every queue service is reached over
-    HTTP."""
-    return locator(settings, local_queues(settings, database) if settings.database_url else None)
+    shares their database (`--database-url`; or, for a process that works runs, the data
+    folder's SQLite file, where the runs it works were made beside the queues their calls
+    use); otherwise every queue service is reached over HTTP."""
+    shares = bool(settings.database_url) or works_runs
+    return locator(settings, local_queues(settings, database) if shares else None)
 
 
 def queue_app(settings: Settings, local: LocalQueues, tokens: StorageTokens | None) -> ASGIApp:

@@ -21,7 +21,7 @@ __all__ = ["run_worker"]
 def run_worker(settings: Settings, announce: Callable[[str, list[tuple[str, str]]], None]) -> None:
     """`announce(store, rows)` once the engine works."""
     with opened(settings) as database:
-        locator = shared_locator(settings, database)
+        locator = shared_locator(settings, database, works_runs=True)
         models = Models.from_settings(settings)
         engine = Engine(settings, database, models, locator)
         # Connected agents' runs start through the store, like the API's.

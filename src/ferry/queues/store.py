@@ -227,8 +227,11 @@ class QueueStore:
         """A visible message put inside the caller's transaction (another part's record of
         why it was sent commits with it, or neither does), creating the queue if need be.
         The caller wakes this process's consumers (`arrivals`) once it has committed."""
-        self.ensure_within(conn, account, name)
-        self._put(conn, account, name, text, visibility_timeout=0, ttl=ttl)
+        try:
+            self._put(conn, account, name, text, visibility_timeout=0, ttl=ttl)
+        except QueueNotFound:  # nothing was written: the queue is made, and the put made again
+            self.ensure_within(conn, account, name)
+            self._put(conn, account, name, text, visibility_timeout=0, ttl=ttl)
 
     def _put(
         self,
