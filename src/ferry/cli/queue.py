@@ -8,8 +8,6 @@ Storage included.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -22,6 +20,7 @@ from ferry.instance import Instance
 from ferry.queues.auth import DEV_ACCOUNT, DEV_KEY
 from ferry.queues.client import QueueClient
 from ferry.queues.connection import QueueConnection, parse_connection_string
+from ferry.queues.encoding import decode_body, encode_body
 from ferry.queues.models import Message
 from ferry.queues.times import rfc1123
 from ferry.settings import Settings
@@ -73,10 +72,13 @@ def _call(connection: QueueConnection, action: Callable[[QueueClient], Awaitable
 def _show_text(message: Message, decode: bool) -> str:
     if not decode:
         return message.text
+    body = decode_body(message.text)
     try:
-        return base64.b64decode(message.text, validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        return f"{message.text}  (not base64)"
+        if body is not None:
+            return body.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    return f"{message.text}  (not base64)"
 
 
 def _rows(messages: list[Message], decode: bool) -> list[dict[str, Any]]:
@@ -150,7 +152,7 @@ def put(
     as_json: JsonOption = False,
 ) -> None:
     """Put a message on a queue."""
-    body = base64.b64encode(text.encode()).decode() if encode else text
+    body = encode_body(text.encode()) if encode else text
     message = _call(
         _connection(connection_string, data, config),
         lambda c: c.put_message(name, body, ttl=ttl),
