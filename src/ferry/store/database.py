@@ -52,6 +52,9 @@ class Database(ABC):
         self.read_engine = read_engine
         self.committed: Callable[[list[tuple[str, str]]], None] | None = None
         """Told the notices a write transaction collected (`NOTICES`), after it commits."""
+        self.closing: list[Callable[[], None]] = []
+        """Called by `close` first: what lives only as long as the database (its notices'
+        listener) stops with it."""
         self._writes = GroupCommitter(
             lambda: self._begin_write(write_engine),
             threads=writers,
@@ -90,6 +93,8 @@ class Database(ABC):
 
     def close(self) -> None:
         """Finish pending work, then release every connection."""
+        while self.closing:
+            self.closing.pop()()
         self._writes.close()
         self._reads.close()
         self.write_engine.dispose()

@@ -108,6 +108,8 @@ class PostgresSignals(Signals):
                         for notice in conn.notifies(timeout=0.5):
                             self._deliver(notice.channel, notice.payload)
             except psycopg.Error as exc:
+                if self._stop.is_set():
+                    return  # closed with its database (which may be gone already)
                 log.warning(
                     "listening for PostgreSQL notices failed (%s); polling until it is back", exc
                 )
@@ -280,5 +282,6 @@ def signals_for(database: Database) -> Signals:
                 database.committed = sqlite.send
                 found = sqlite
             _BY_DATABASE[database] = found
+            database.closing.append(found.close)
             weakref.finalize(database, found.close)
         return found
