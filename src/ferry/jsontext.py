@@ -9,11 +9,12 @@ standard library, so what can be stored is unchanged.
 from __future__ import annotations
 
 import json
+from copy import deepcopy
 from typing import Any
 
 import orjson
 
-__all__ = ["dumps", "loads"]
+__all__ = ["copy", "dumps", "loads"]
 
 _OPTIONS = orjson.OPT_NON_STR_KEYS
 
@@ -28,3 +29,12 @@ def dumps(value: Any) -> str:
 
 def loads(text: str | bytes) -> Any:
     return orjson.loads(text)
+
+
+def copy(value: Any) -> Any:
+    """A deep copy of a JSON value (a stored body): through orjson, many times faster than
+    `copy.deepcopy`; values orjson refuses are copied by `copy.deepcopy` instead."""
+    try:
+        return orjson.loads(orjson.dumps(value, option=_OPTIONS))
+    except TypeError:
+        return deepcopy(value)

@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ferry import jsontext
 from ferry.types import Json
 
 __all__ = [
@@ -119,7 +120,7 @@ class RunBus:
         told = Changed()
         if snapshot is not None:
             self.sequence += 1
-            told = Changed(self.sequence, copy.deepcopy(snapshot), tuple(copy.deepcopy(news)))
+            told = Changed(self.sequence, _copied(snapshot), tuple(jsontext.copy(list(news))))
         for watcher in watchers:
             if not watcher.queue.full():
                 watcher.queue.put_nowait(told)
@@ -137,6 +138,18 @@ class RunBus:
                 # text); it sends the rest of the answer from the stored message instead.
                 watcher.lagging = True
                 watcher.queue.put_nowait(Changed())
+
+
+def _copied(snapshot: Snapshot) -> Snapshot:
+    """A copy no later change of the engine's state reaches (its calls are flat records)."""
+    return Snapshot(
+        snapshot.status,
+        jsontext.copy(snapshot.run),
+        tuple(jsontext.copy(list(snapshot.steps))),
+        tuple(jsontext.copy(list(snapshot.items))),
+        snapshot.outputs,
+        tuple(copy.copy(call) for call in snapshot.calls),
+    )
 
 
 @dataclass(eq=False, slots=True)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import logging
 import weakref
 from collections.abc import AsyncIterator
@@ -122,7 +121,7 @@ def _text(message: Json) -> str:
 
 def _as_new(body: Json, **changes: Any) -> Json:
     """The object as it looked when it was created."""
-    fresh = copy.deepcopy(body)
+    fresh: Json = jsontext.copy(body)
     fresh.update(status="in_progress", completed_at=None, **changes)
     return fresh
 
