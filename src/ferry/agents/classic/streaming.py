@@ -20,7 +20,7 @@ import weakref
 from collections.abc import AsyncIterator
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from ferry import jsontext
 from ferry.agents.classic.views import message_view, run_view, step_view
@@ -40,6 +40,16 @@ Event = tuple[str, Any]
 
 _OPEN = ("queued", "in_progress", "cancelling")
 """Run statuses announced before the steps of a read; the others close a read, and the stream."""
+
+
+# What a read of the store takes, built once (a stream reads it when news could not tell).
+_RUN = select(runs).where(runs.c.project == bindparam("b_project"), runs.c.id == bindparam("b_run"))
+_STEPS = (
+    select(run_steps.c.body)
+    .where(run_steps.c.run_id == bindparam("b_run"))
+    .order_by(run_steps.c.seq)
+)
+_ITEMS = select(items).where(items.c.run_id == bindparam("b_run")).order_by(items.c.seq)
 
 
 def sse(name: str, data: Any) -> bytes:
@@ -256,22 +266,15 @@ class RunStream:
         run_id = self.run["id"]
 
         def work(conn: Connection) -> bool:
-            row = conn.execute(
-                select(runs).where(runs.c.project == self.project, runs.c.id == run_id)
-            ).one_or_none()
+            given = {"b_project": self.project, "b_run": run_id}
+            row = conn.execute(_RUN, given).one_or_none()
             if row is None:
                 return False
             known = self.known
             known.status, known.run = row.status, dict(row.body)
-            for body in conn.execute(
-                select(run_steps.c.body)
-                .where(run_steps.c.run_id == run_id)
-                .order_by(run_steps.c.seq)
-            ).scalars():
+            for body in conn.execute(_STEPS, given).scalars():
                 known.steps[body["id"]] = dict(body)
-            for item_row in conn.execute(
-                select(items).where(items.c.run_id == run_id).order_by(items.c.seq)
-            ):
+            for item_row in conn.execute(_ITEMS, given):
                 item = item_from_row(item_row)
                 known.items[item["id"]] = item
                 if item["type"] == "function_call_output":

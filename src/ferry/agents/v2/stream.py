@@ -15,7 +15,7 @@ import logging
 import weakref
 from collections.abc import AsyncIterator
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from ferry import jsontext
 from ferry.agents.store import AgentStore
@@ -36,6 +36,15 @@ _ENDS.update(
 )
 _STARTS = {"created": "response.created", "queued": "response.queued"}
 _STARTS["in_progress"] = "response.in_progress"
+
+
+# What a read of the store takes, built once (a stream reads it when news could not tell).
+_RUN = select(runs).where(runs.c.project == bindparam("b_project"), runs.c.id == bindparam("b_run"))
+_NEWS = (
+    select(run_news.c.body)
+    .where(run_news.c.run_id == bindparam("b_run"), run_news.c.number > bindparam("b_after"))
+    .order_by(run_news.c.number)
+)
 
 
 def event(data: Json) -> bytes:
@@ -142,17 +151,14 @@ class ResponseStream:
 
     async def _read(self) -> list[Json] | None:
         def work(conn: Connection) -> list[Json] | None:
-            row = conn.execute(
-                select(runs).where(runs.c.project == self.project, runs.c.id == self.run_id)
-            ).one_or_none()
+            given = {"b_project": self.project, "b_run": self.run_id}
+            row = conn.execute(_RUN, given).one_or_none()
             if row is None:
                 return None
             found = [
                 dict(body)
                 for body in conn.execute(
-                    select(run_news.c.body)
-                    .where(run_news.c.run_id == self.run_id, run_news.c.number > self.last)
-                    .order_by(run_news.c.number)
+                    _NEWS, {"b_run": self.run_id, "b_after": self.last}
                 ).scalars()
             ]
             ending = any(n["kind"] == "status" and n["status"] in _ENDS for n in found)
