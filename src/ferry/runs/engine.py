@@ -271,12 +271,14 @@ class RunEngine:
                 await self._end(state, room, RunStatus.FAILED, failure, prior=change)
                 return False
             self._answer_requests(state, change, room)
-            if change.calls:
+            if change.calls or _open_tool_step(state) is not None:
+                # Calls to make first: approved ones, or a classic run queued again with
+                # its tool step's outputs or approvals in.
                 await self._commit(state, change, room)
                 return True
-            # The start is stored with what the model first answers: one commit fewer per
-            # run (a crash before it leaves the run queued, and the next worker starts it).
-            # Streams here hear of it now, not once the model has answered.
+            # A run that starts with the model: its start is stored with what the model
+            # first answers, one commit fewer (a crash before it leaves the run queued, and
+            # the next worker starts it). Streams here hear of it now, not once it has.
             self._tell(state, change, room.pending, RunStatus.IN_PROGRESS)
             return await self._model_turn(state, room, change)
         step = _open_tool_step(state)
