@@ -15,9 +15,9 @@ There is no offline alternative to compare with (the cloud service is not reacha
 here), so the figures are set against the targets of the issue instead.
 
 Scaling out: with `--processes 1,2,4` each measure is taken with `ferry start` alone, then
-beside 1 and 3 `ferry worker` processes sharing its store, on each `--store` (the SQLite file
-of the data folder, or a fresh PostgreSQL database on 127.0.0.1), and runs/s are printed per
-process count.
+with 1 and 3 `ferry worker` processes working runs beside it (`ferry start --workers N`),
+sharing its store, on each `--store` (the SQLite file of the data folder, or a fresh
+PostgreSQL database on 127.0.0.1), and runs/s are printed per process count.
 
     python -m bench.agents [--runs N] [--sleep S] [--api classic|v2|both]
                            [--processes 1,2,4] [--store sqlite,postgres] [--json]
@@ -32,8 +32,6 @@ import os
 import platform
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass
@@ -200,32 +198,6 @@ async def _measure(
         return list(outcomes), time.perf_counter() - started
 
 
-def _workers(
-    count: int, data: Path, database_url: str | None, env: dict[str, str]
-) -> list[subprocess.Popen[bytes]]:
-    """`ferry worker` processes on the store of the `ferry start` in `data`, once each works."""
-    started = []
-    for index in range(count):
-        log = data / f"worker-{index}.log"
-        args = [sys.executable, "-m", "ferry", "worker", "--data", str(data)]
-        if database_url:
-            args += ["--database-url", database_url]
-        with log.open("wb") as out:
-            started.append(
-                subprocess.Popen(
-                    args, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **env}
-                )
-            )
-    deadline = time.monotonic() + 60
-    for index, process in enumerate(started):
-        log = data / f"worker-{index}.log"
-        while "Run worker" not in log.read_text(errors="replace"):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"ferry worker did not start: {log.read_text()[-2000:]}")
-            time.sleep(0.05)
-    return started
-
-
 def run(
     runs: int, sleep: float, api: str = "classic", processes: int = 1, store: str = "sqlite"
 ) -> Report:
@@ -233,7 +205,6 @@ def run(
     app = work / "sleeper"
     shutil.copytree(APP, app)
     child: Child | None = None
-    workers: list[subprocess.Popen[bytes]] = []
     database_url = fresh_postgres_database() if store == "postgres" else None
     env = {
         "AzureWebJobsStorage": "UseDevelopmentStorage=true",
@@ -245,11 +216,12 @@ def run(
         child = spawn(
             ["start", "--app", str(app), "--queue-port", "0", "--http-port", "0"]
             + ["--agents-port", "0", "--queue-tls-port", "0", "--identity-port", "0"]
-            + (["--database-url", database_url] if database_url else []),
+            + (["--database-url", database_url] if database_url else [])
+            + (["--workers", str(processes - 1)] if processes > 1 else []),
             work / "data",
             env=env,
         )
-        workers = _workers(processes - 1, work / "data", database_url, env)
+
         pid = child.process.pid
         time.sleep(2.0)
         idle = _memory(pid, "VmRSS")
@@ -260,11 +232,8 @@ def run(
         )
         peak = _memory(pid, "VmHWM")
     finally:
-        for worker in workers:
-            worker.kill()
-            worker.wait()
         if child is not None:
-            child.kill()
+            child.stop()  # SIGTERM: it stops its workers too
         if database_url:
             drop_postgres_database(database_url)
         shutil.rmtree(work, ignore_errors=True)
@@ -295,7 +264,6 @@ def run(
 
 
 def _cores() -> int:
-    import os
 
     return len(os.sched_getaffinity(0))
 
@@ -384,7 +352,7 @@ def main() -> None:
     parser.add_argument(
         "--processes",
         default="1",
-        help="comma-separated process counts: ferry start plus N-1 ferry workers (e.g. 1,2,4)",
+        help="comma-separated process counts: ferry start with --workers N-1 (e.g. 1,2,4)",
     )
     parser.add_argument(
         "--store", default="sqlite", help="comma-separated stores: sqlite, postgres"

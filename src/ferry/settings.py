@@ -91,6 +91,13 @@ class Settings(BaseSettings):
         description="seconds an MCP server gets to list its tools or answer one call (an "
         "mcp tool's own 'timeout' wins)",
     )
+    workers: int = Field(
+        default=0,
+        ge=0,
+        le=64,
+        description="`ferry start`: this many `ferry worker` processes work runs beside the "
+        "serving process, sharing its store, to use more cores (0: that process alone)",
+    )
     run_lease: float = Field(
         default=30.0,
         gt=0,

@@ -19,6 +19,7 @@ __all__ = [
     "HostOption",
     "JsonOption",
     "TlsNameOption",
+    "WorkersOption",
 ]
 
 DataOption = Annotated[
@@ -58,6 +59,15 @@ QueueTlsPortOption = Annotated[
 ]
 AgentsPortOption = Annotated[
     int | None, typer.Option("--agents-port", help="Agent service (https) port (default 8443).")
+]
+WorkersOption = Annotated[
+    int | None,
+    typer.Option(
+        "--workers",
+        help="Also work runs in N `ferry worker` processes beside this one, to use more "
+        "cores (default 0).",
+        show_default=False,
+    ),
 ]
 IdentityPortOption = Annotated[
     int | None,

@@ -18,6 +18,7 @@ from ferry.cli.options import (
     QueuePortOption,
     QueueTlsPortOption,
     TlsNameOption,
+    WorkersOption,
 )
 from ferry.cli.output import console, show_loading
 from ferry.cli.requirements import install_requirements
@@ -88,6 +89,7 @@ def start(
     database_url: DatabaseUrlOption = None,
     enable_auth: EnableAuthOption = False,
     tls_name: TlsNameOption = None,
+    workers: WorkersOption = None,
     config: ConfigOption = None,
 ) -> None:
     """Serve the queue service and the function app in the current folder (like
@@ -108,6 +110,7 @@ def start(
         tls_names=tls_name or None,
         data=data,
         database_url=database_url,
+        workers=workers,
     )
 
 
@@ -121,7 +124,7 @@ def serve_everything(
     settings = Settings.load(config, **flags)
     if app is not None:
         install_requirements(app, settings.python_envs_folder)
-    serve_product(settings, app, enable_auth=enable_auth, announce=announce_started)
+    serve_product(settings, app, enable_auth=enable_auth, announce=announce_started, config=config)
 
 
 def functions(

@@ -15,6 +15,7 @@ from ferry.platform.functions import functions_host, load_function_app
 from ferry.platform.identity import start_identity
 from ferry.platform.queues import local_queues, locator, queue_app, queues_url
 from ferry.platform.serve import Served, serve
+from ferry.platform.workers import WorkerProcesses
 from ferry.queues.auth.tokens import StorageTokens
 from ferry.serving import Listener, bind
 from ferry.settings import Settings
@@ -29,6 +30,7 @@ def serve_product(
     *,
     enable_auth: bool,
     announce: Callable[[Started], None],
+    config: Path | None = None,
 ) -> None:
     """Load the app (its bindings checked), serve until SIGINT/SIGTERM.
 
@@ -42,6 +44,7 @@ def serve_product(
     os.environ.update(identity.environment())
     install_console_logging()
     app = load_function_app(folder) if folder is not None else None
+    workers = WorkerProcesses(settings, settings.workers, config) if settings.workers else None
 
     def build(database: Database) -> Served[Started]:
         local = local_queues(settings, database)
@@ -54,6 +57,11 @@ def serve_product(
         if app is not None:
             host = functions_host(settings, app, shared, database, enable_auth=enable_auth)
         agents = build_agents(settings, database, shared, FerryTokens(identity.issuer))
+        models = agents.models
+        if workers is not None:
+            workers.start()
+            more = f"this process and {workers.count} `ferry worker` processes beside it"
+            models = [*models, ("(runs worked by)", more)]
         agents_listener = Listener(agents.app, bind(settings.host, settings.agents_port), tls)
         agents_url = agents_listener.url(settings.host)
         listeners.append(agents_listener)
@@ -74,11 +82,15 @@ def serve_product(
             database.describe(),
             host.listing(functions_url) if host and functions_url else [],
             agents_url,
-            agents.models,
+            models,
             services["queues_tls"],
             identity.endpoint,
             agents.loading,
         )
         return Served(listeners, services, banner, {"identity_header": identity.secret})
 
-    serve(settings, build, announce)
+    try:
+        serve(settings, build, announce)
+    finally:
+        if workers is not None:
+            workers.stop()
