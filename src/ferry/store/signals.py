@@ -57,14 +57,35 @@ class Signals:
         """Stop listening."""
 
 
-class PostgresSignals(Signals):
+class _Heard(Signals):
+    """Listeners by channel, each called on its own event loop: what both kinds that hear
+    other processes keep."""
+
+    def __init__(self) -> None:
+        self._listeners: dict[str, list[tuple[Callback, asyncio.AbstractEventLoop]]] = {}
+        self._lock = threading.Lock()
+
+    def _add(self, channel: str, callback: Callback) -> asyncio.AbstractEventLoop:
+        """Called with `_lock` held."""
+        loop = asyncio.get_running_loop()
+        self._listeners.setdefault(channel, []).append((callback, loop))
+        return loop
+
+    def _deliver(self, channel: str, payload: str) -> None:
+        with self._lock:
+            listeners = list(self._listeners.get(channel, ()))
+        for callback, loop in listeners:
+            with contextlib.suppress(RuntimeError):  # that loop has closed
+                loop.call_soon_threadsafe(callback, payload)
+
+
+class PostgresSignals(_Heard):
     """`NOTIFY` in the writer's transaction; one thread per process `LISTEN`s on a
     connection of its own and hands each notice to the event loop of its listener."""
 
     def __init__(self, conninfo: str) -> None:
+        super().__init__()
         self.conninfo = conninfo
-        self._listeners: dict[str, list[tuple[Callback, asyncio.AbstractEventLoop]]] = {}
-        self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -74,9 +95,8 @@ class PostgresSignals(Signals):
         )
 
     def listen(self, channel: str, callback: Callback) -> None:
-        loop = asyncio.get_running_loop()
         with self._lock:
-            self._listeners.setdefault(channel, []).append((callback, loop))
+            self._add(channel, callback)
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._run, name="ferry-postgres-listen", daemon=True
@@ -115,13 +135,6 @@ class PostgresSignals(Signals):
                 )
                 self._stop.wait(_RETRY)
 
-    def _deliver(self, channel: str, payload: str) -> None:
-        with self._lock:
-            listeners = list(self._listeners.get(channel, ()))
-        for callback, loop in listeners:
-            with contextlib.suppress(RuntimeError):  # that loop has closed
-                loop.call_soon_threadsafe(callback, payload)
-
 
 _MAX_DATAGRAM = 8192
 _MAX_SOCKET_PATH = 100
@@ -131,7 +144,7 @@ _PEERS_FRESH = 1.0
 (at once when it has changed: a process that starts is heard from its first notice on)."""
 
 
-class SqliteSignals(Signals):
+class SqliteSignals(_Heard):
     """Datagrams between the processes sharing one SQLite file. Each process that listens
     binds a socket in a folder beside the file; a write transaction collects its notices
     (`NOTICES`) and the database sends them to every other socket there once it commits."""
@@ -141,9 +154,8 @@ class SqliteSignals(Signals):
         if len(str(folder)) + 30 > _MAX_SOCKET_PATH:
             digest = hashlib.sha256(str(database_path.resolve()).encode()).hexdigest()[:16]
             folder = Path(tempfile.gettempdir()) / f"ferry-signals-{digest}"
+        super().__init__()
         self.folder = folder
-        self._listeners: dict[str, list[tuple[Callback, asyncio.AbstractEventLoop]]] = {}
-        self._lock = threading.Lock()
         self._own: Path | None = None
         self._inbox: socket.socket | None = None
         self._outbox = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -156,9 +168,8 @@ class SqliteSignals(Signals):
         conn.info.setdefault(NOTICES, []).append((channel, payload))
 
     def listen(self, channel: str, callback: Callback) -> None:
-        loop = asyncio.get_running_loop()
         with self._lock:
-            self._listeners.setdefault(channel, []).append((callback, loop))
+            loop = self._add(channel, callback)
             if self._inbox is None:
                 self._open(loop)
 
@@ -183,13 +194,6 @@ class SqliteSignals(Signals):
             for line in data.decode("utf-8", "replace").splitlines():
                 channel, _, payload = line.partition("\t")
                 self._deliver(channel, payload)
-
-    def _deliver(self, channel: str, payload: str) -> None:
-        with self._lock:
-            listeners = list(self._listeners.get(channel, ()))
-        for callback, loop in listeners:
-            with contextlib.suppress(RuntimeError):  # that loop has closed
-                loop.call_soon_threadsafe(callback, payload)
 
     def send(self, notices: list[tuple[str, str]]) -> None:
         """Tell every other process sharing the file (called after a commit, in the thread
