@@ -174,7 +174,8 @@ def worker(
     config: ConfigOption = None,
 ) -> None:
     """Run only the run engine: it claims runs from the shared store (PostgreSQL with
-    --database-url) and drives them, beside any number of other workers."""
+    --database-url, or the data folder's SQLite file on this machine) and drives them,
+    beside any number of other workers."""
     from ferry.platform.worker import run_worker
 
     settings = Settings.load(config, data=data, database_url=database_url)
