@@ -22,7 +22,7 @@ from ferry.functions.invoker import Invocation
 from ferry.functions.logs import host_log
 from ferry.queues.encoding import encode_body
 from ferry.queues.endpoint import QueueEndpoint
-from ferry.queues.endpoints.local import LocalEndpoint
+from ferry.queues.endpoints.local import on_database
 from ferry.store.database import Database
 
 __all__ = ["OutputWriter", "Put", "resolve_name"]
@@ -107,9 +107,9 @@ class OutputWriter:
             self._failed(invocation, exc)
             return False
         local = [
-            (put.endpoint, put)
+            (endpoint, put)
             for put in puts
-            if isinstance(put.endpoint, LocalEndpoint) and put.endpoint.shares(database)
+            if (endpoint := on_database(put.endpoint, database)) is not None
         ]
         if len(local) != len(puts):
             return None

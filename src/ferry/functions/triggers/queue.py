@@ -30,7 +30,7 @@ from ferry.functions.spec import FunctionSpec
 from ferry.queues.consumer import DELETE, SETTLED, Delivery, QueueConsumer, Verdict, poison, retry
 from ferry.queues.encoding import decode_body
 from ferry.queues.endpoint import QueueEndpoint, Received
-from ferry.queues.endpoints.local import LocalEndpoint
+from ferry.queues.endpoints.local import LocalEndpoint, on_database
 
 __all__ = ["QueueTrigger", "message_datum"]
 
@@ -154,7 +154,5 @@ class QueueTrigger:
     def _local(self) -> LocalEndpoint | None:
         """The trigger's queue when it is in the store this process holds, on the database
         the invocation records go to: then a success is a single write."""
-        records, endpoint = self.invoker.records, self.endpoint
-        if records is not None and isinstance(endpoint, LocalEndpoint):
-            return endpoint if endpoint.shares(records.database) else None
-        return None
+        records = self.invoker.records
+        return on_database(self.endpoint, records.database) if records is not None else None

@@ -29,7 +29,7 @@ from ferry.queues.store import QueueStore
 from ferry.store.database import Database
 from ferry.store.errors import StoreError, StoreUnavailable
 
-__all__ = ["LocalEndpoint", "store_errors"]
+__all__ = ["LocalEndpoint", "on_database", "store_errors"]
 
 
 @contextlib.contextmanager
@@ -147,3 +147,11 @@ class LocalEndpoint(QueueEndpoint):
         """After the caller's commit: wake this process's consumers of `queue`."""
         if self.store.arrivals is not None:
             self.store.arrivals.notify(self.account, queue)
+
+
+def on_database(endpoint: QueueEndpoint, database: Database) -> LocalEndpoint | None:
+    """`endpoint`, when it is the store this process holds on `database` (so that a write
+    there can carry its puts and deletes); None for any other endpoint."""
+    if isinstance(endpoint, LocalEndpoint) and endpoint.shares(database):
+        return endpoint
+    return None
