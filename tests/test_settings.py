@@ -50,7 +50,14 @@ def test_accounts_in_azurite_form(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("FERRY_QUEUE_PORT", "eighty"), ("FERRY_QUEUE_PORT", "70000"), ("FERRY_ACCOUNTS", "nokey")],
+    [
+        ("FERRY_QUEUE_PORT", "eighty"),
+        ("FERRY_QUEUE_PORT", "70000"),
+        ("FERRY_ACCOUNTS", "nokey"),
+        ("FERRY_WORKERS", "-1"),
+        ("FERRY_WORKERS", "65"),
+        ("FERRY_WORKERS", "two"),
+    ],
 )
 def test_bad_values_are_config_errors(
     monkeypatch: pytest.MonkeyPatch, name: str, value: str
