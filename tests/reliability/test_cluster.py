@@ -119,15 +119,18 @@ def cluster(tmp_path: Path, postgres_databases: Callable[[], str]) -> Iterator[C
     made.stop()
 
 
-def _load(cluster: Cluster, agents: list[str], ledger: Ledger, stop: threading.Event) -> None:
+def _load(
+    cluster: Cluster, agents: list[str], ledger: Ledger, stop: threading.Event, lane: int
+) -> None:
     """Runs and puts spread over the live servers of each kind; a refused request (its
-    server was killed) moves on to the next server."""
+    server was killed) moves on to the next server. `lane` keeps each thread's cities
+    its own, so a put seen twice is a put stored twice."""
     turn = itertools.count()
     while not stop.is_set():
         number = next(turn)
         api = cluster.alive["agents"][number % len(cluster.alive["agents"])]
         store = cluster.alive["queues"][number % len(cluster.alive["queues"])]
-        city = f"Town{threading.get_ident() % 1000}x{number}"
+        city = f"Town{lane}x{number}"
         try:
             with cluster.client(api) as client:
                 ledger.run(client, agents[api], city)
@@ -147,8 +150,8 @@ def test_killing_one_process_of_each_kind_loses_nothing(cluster: Cluster) -> Non
     ledger = Ledger()
     stop = threading.Event()
     threads = [
-        threading.Thread(target=_load, args=(cluster, agents, ledger, stop), daemon=True)
-        for _ in range(3)
+        threading.Thread(target=_load, args=(cluster, agents, ledger, stop, lane), daemon=True)
+        for lane in range(3)
     ]
     for thread in threads:
         thread.start()
