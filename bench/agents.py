@@ -30,6 +30,7 @@ import asyncio
 import json
 import os
 import platform
+import resource
 import shutil
 import statistics
 import tempfile
@@ -77,6 +78,8 @@ class Report:
     overhead_p99_ms: float
     idle_rss_mb: float
     peak_rss_mb: float
+    server_cpu_ms_per_run: float
+    client_cpu_ms_per_run: float
     machine: str
 
 
@@ -86,6 +89,24 @@ def _memory(pid: int, field: str) -> float:
         if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and the live processes below it (the
+    `ferry worker`s of `ferry start --workers`), in seconds."""
+    total = 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return total
+    return total + sum(_cpu_seconds(int(child)) for child in children)
+
+
+def _client_cpu_seconds() -> float:
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    return used.ru_utime + used.ru_stime
 
 
 def _tool(queues_url: str) -> dict[str, Any]:
@@ -227,9 +248,12 @@ def run(
         idle = _memory(pid, "VmRSS")
         base = f"{child.url('agents')}/api/projects/bench"
         token = TokenIssuer(work / "data").issue("https://ai.azure.com").value
+        server_before, client_before = _cpu_seconds(pid), _client_cpu_seconds()
         outcomes, wall = asyncio.run(
             _measure(base, work / "data" / "tls" / "ca.pem", token, child.url("queues"), runs, api)
         )
+        server_cpu = _cpu_seconds(pid) - server_before
+        client_cpu = _client_cpu_seconds() - client_before
         peak = _memory(pid, "VmHWM")
     finally:
         if child is not None:
@@ -259,6 +283,9 @@ def run(
         overhead_p99_ms=over[98],
         idle_rss_mb=idle,
         peak_rss_mb=peak,
+        # The warm-up's 10 runs are counted too: they are in the same window.
+        server_cpu_ms_per_run=server_cpu * 1000 / (runs + 10),
+        client_cpu_ms_per_run=client_cpu * 1000 / (runs + 10),
         machine=f"{platform.machine()}, {_cores()} cores, Python {platform.python_version()}",
     )
 
@@ -279,6 +306,7 @@ def show_scaling(reports: list[Report]) -> None:
         table.add_column(f"{name}: runs/s", justify="right")
         table.add_column(f"{name}: wall s", justify="right")
     table.add_column("vs 1 process", justify="right")
+    table.add_column("Ferry CPU ms/run", justify="right")
     rows = sorted({(r.store, r.processes) for r in reports})
     for store, processes in rows:
         cells = []
@@ -295,7 +323,8 @@ def show_scaling(reports: list[Report]) -> None:
             if one and this and one[0].runs_per_s
             else ""
         )
-        table.add_row(store, str(processes), *cells, ratio)
+        cpu = f"{this[0].server_cpu_ms_per_run:,.1f}" if this else ""
+        table.add_row(store, str(processes), *cells, ratio, cpu)
     console.print(table)
 
 
@@ -331,6 +360,8 @@ def show(reports: list[Report]) -> None:
         ("overhead p99, ms", [f"{r.overhead_p99_ms:,.1f}" for r in reports], ""),
         ("idle RSS, MB", [met(r.idle_rss_mb, TARGETS["idle_rss_mb"]) for r in reports], "< 150"),
         ("peak RSS under load, MB", [f"{r.peak_rss_mb:,.0f}" for r in reports], ""),
+        ("Ferry CPU per run, ms", [f"{r.server_cpu_ms_per_run:,.1f}" for r in reports], ""),
+        ("client CPU per run, ms", [f"{r.client_cpu_ms_per_run:,.1f}" for r in reports], ""),
     ]
     for label, values, target in rows:
         table.add_row(label, *values, target)

@@ -18,6 +18,7 @@ from ferry.platform.queues import shared_locator
 from ferry.platform.serve import opened
 from ferry.platform.workers import PARENT
 from ferry.queues.locator import QueueLocator
+from ferry.serving import tune_gc
 from ferry.settings import Settings
 
 __all__ = ["run_worker"]
@@ -36,6 +37,7 @@ def run_worker(settings: Settings, announce: Callable[[str, list[tuple[str, str]
         engine.bind(AgentServices.build(database, wake=engine.runs.wake))
         models.router.prepare()
         store = database.describe()
+        tune_gc()
         asyncio.run(_work(engine, locator, lambda: announce(store, engine.describe())))
 
 
