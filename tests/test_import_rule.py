@@ -26,6 +26,7 @@ LAYERS = {
     "errors": BASE,
     "types": BASE,
     "jsontext": BASE,
+    "tracing": BASE,
     "clock": BASE,
     "ids": BASE,
     "files": BASE,

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from ferry import jsontext
+from ferry import jsontext, tracing
 from ferry.agents.auth import Authorizer
 from ferry.agents.bodies import MAX_BODY
 from ferry.agents.errors import (
@@ -114,6 +114,8 @@ class Endpoints:
                 # Who asks comes first: a request without credentials learns nothing else.
                 project = request.path_params.get("project", DEFAULT_PROJECT)
                 await self.authorizer.check(request.headers, project)
+                # A run this request creates continues the client's trace.
+                tracing.receive_traceparent(request.headers.get(tracing.TRACEPARENT))
                 return await operation(Call(request))
             except Exception as exc:
                 return error_response(exc)

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+from ferry import tracing
 from ferry.instance import Instance
 from ferry.serving import Listener, run_until_stopped
 from ferry.settings import Settings
@@ -56,9 +57,11 @@ def serve(
 def run_served(settings: Settings, served: Served[B], announce: Callable[[B], None]) -> None:
     """Record what is served, say so, serve until stopped; then remove the record."""
     pid = os.getpid()
+    tracing.configure("ferry")
     try:
         Instance(pid, served.services, served.secrets).write(settings.data)
         announce(served.banner)
         run_until_stopped(served.listeners)
     finally:
         Instance.remove(settings.data, pid)
+        tracing.shutdown()

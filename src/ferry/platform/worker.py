@@ -12,6 +12,7 @@ import signal
 import sys
 from collections.abc import Callable
 
+from ferry import tracing
 from ferry.agents.services import AgentServices
 from ferry.platform.engine import Engine, Models
 from ferry.platform.queues import shared_locator
@@ -38,7 +39,11 @@ def run_worker(settings: Settings, announce: Callable[[str, list[tuple[str, str]
         models.router.prepare()
         store = database.describe()
         tune_gc()
-        asyncio.run(_work(engine, locator, lambda: announce(store, engine.describe())))
+        tracing.configure("ferry")
+        try:
+            asyncio.run(_work(engine, locator, lambda: announce(store, engine.describe())))
+        finally:
+            tracing.shutdown()
 
 
 def _die_with_parent(parent: str | None) -> None:

@@ -23,9 +23,12 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
+from opentelemetry.trace import Span
+
+from ferry import tracing
 from ferry.clock import Clock, system_clock
 from ferry.errors import FerryError
 from ferry.ids import new_id
@@ -58,6 +61,7 @@ from ferry.runs.records import (
 from ferry.runs.status import TERMINAL, CallState, RunStatus, StepStatus
 from ferry.runs.tools import binding_of, tool_specs
 from ferry.store.signals import RUNS, signals_for
+from ferry.tracing import RunTrace
 from ferry.types import Json
 
 __all__ = ["RunEngine"]
@@ -214,8 +218,17 @@ class RunEngine:
     async def _commit(self, state: RunState, change: Change, room: Newsroom) -> RunStatus:
         """`ledger.commit` with the news the room holds, then news for streams here."""
         change.news = room.take()
+        was = state.status
         stored = await self.ledger.commit(state, change)
         self._tell(state, change, change.news, stored)
+        if stored in TERMINAL and was not in TERMINAL and tracing.enabled():
+            error = state.run.get("last_error") or {}
+            RunTrace(state.id, state.run).ended(
+                stored,
+                state.conversation_id,
+                self.clock(),
+                f"{error.get('code')}: {error.get('message')}" if error else None,
+            )
         return stored
 
     def _tell(self, state: RunState, change: Change, news: list[Json], status: str) -> None:
@@ -422,6 +435,7 @@ class RunEngine:
         if not pending:
             step["status"] = StepStatus.COMPLETED
             step["completed_at"] = self.clock() // 1000
+            self._traced_calls(state, calls)
             prior = Change(RunStatus.IN_PROGRESS, None, False, steps=[step])
             return await self._model_turn(state, room, prior)
         now_ms = self.clock()
@@ -435,6 +449,25 @@ class RunEngine:
         change = self._waiting(state, step, pending, Change(state.status, None, True), room)
         await self._commit(state, change, room)
         return False
+
+    def _traced_calls(
+        self, state: RunState, calls: Sequence[Call], error: str | None = None
+    ) -> None:
+        """The `execute_tool` spans of the queue calls of a step that is over."""
+        if not tracing.enabled():
+            return
+        run_trace = RunTrace(state.id, state.run)
+        for call in calls:
+            if call.correlation_id is None:
+                continue
+            run_trace.tool_done(
+                call.name,
+                call.call_id,
+                call.correlation_id,
+                call.sent_at or call.created_at,
+                call.answered_at or self.clock(),
+                error if call.state != CallState.ANSWERED else None,
+            )
 
     def _waiting(
         self, state: RunState, step: Json, pending: list[Call], change: Change, room: Newsroom
@@ -475,6 +508,7 @@ class RunEngine:
             f"({call.output_url}) within {seconds:.0f} s (CorrelationId {call.correlation_id}, "
             f"sent to queue '{call.input_queue}')"
         )
+        self._traced_calls(state, [call], f"tool_timeout: {message}")
         await self._end(
             state,
             room,
@@ -529,7 +563,11 @@ class RunEngine:
         try:
             backend = self.models.backend_for(run["model"])
             request = await self._with_images(state, request, backend)
-            result = await backend.complete(request, on_delta)
+            with self._chat_span(state) as span:
+                result = await backend.complete(request, on_delta)
+                if span is not None:
+                    span.set_attribute("gen_ai.usage.input_tokens", result.usage.prompt_tokens)
+                    span.set_attribute("gen_ai.usage.output_tokens", result.usage.completion_tokens)
         except ModelError as exc:
             await self._end(
                 state, room, RunStatus.FAILED, _error(exc.code, exc.message), prior=prior
@@ -550,6 +588,14 @@ class RunEngine:
             return await self._record_tool_calls(state, room, result, prior)
         await self._record_message(state, room, result, prior, step, item)
         return False
+
+    @contextlib.contextmanager
+    def _chat_span(self, state: RunState) -> Iterator[Span | None]:
+        if not tracing.enabled():
+            yield None
+            return
+        with RunTrace(state.id, state.run).chat(state.run["model"], state.conversation_id) as span:
+            yield span
 
     async def _with_images(
         self, state: RunState, request: ChatRequest, backend: ModelBackend
@@ -873,7 +919,10 @@ class RunEngine:
         call.correlation_id = str(uuid.uuid4())
         call.input_url, call.input_queue = source.endpoint, source.queue
         call.output_url, call.output_queue = answer.endpoint, answer.queue
-        call.payload = encode_call(arguments, call.correlation_id, answer.url)
+        trace = None
+        if tracing.enabled():
+            trace = RunTrace(state.id, state.run).call_traceparent(call.correlation_id)
+        call.payload = encode_call(arguments, call.correlation_id, answer.url, trace)
         call.deadline = now_ms + timeout_ms
         return call
 

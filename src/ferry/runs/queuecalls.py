@@ -31,6 +31,7 @@ from ferry.queues.errors import QueueEndpointError
 from ferry.queues.locator import QueueLocator
 from ferry.runs.calls import Outcome
 from ferry.runs.ledger import Ledger
+from ferry.tracing import TRACEPARENT
 from ferry.types import Json
 
 __all__ = ["AnswerCollector", "encode_call", "parse_answer"]
@@ -47,13 +48,19 @@ _STOP_GRACE = 1.0
 """Seconds answers being recorded get at shutdown before their messages are given back."""
 
 
-def encode_call(arguments: Json, correlation_id: str, output_url: str) -> str:
+def encode_call(
+    arguments: Json, correlation_id: str, output_url: str, traceparent: str | None = None
+) -> str:
+    """`traceparent` (only when tracing is on) lets the functions host continue the trace;
+    functions need not read it."""
     payload = {
         **arguments,
         "function_args": arguments,
         "CorrelationId": correlation_id,
         "OutputQueueUri": output_url,
     }
+    if traceparent is not None:
+        payload[TRACEPARENT] = traceparent
     return encode_body(json.dumps(payload).encode())
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, select
 
+from ferry import tracing
 from ferry.agents.classic.requests import (
     AssistantCreate,
     AssistantUpdate,
@@ -423,6 +424,7 @@ class ClassicService:
         run_id: str | None = None,
         assistant: tuple[Row[Any], Json] | None = None,
         new_thread: Sequence[Json] | None = None,
+        traceparent: str | None = None,
     ) -> Json:
         """The run, started in the caller's transaction on `thread` (its body as stored).
         `new_thread`: the messages of a thread this transaction made (so no run can be busy
@@ -488,6 +490,8 @@ class ClassicService:
             horizon=AgentStore.last_item_seq(conn, project, thread_id),
             tool_timeout=_tool_timeout(metadata),
         )
+        if traceparent is not None:
+            body[tracing.TRACEPARENT] = traceparent  # the client's trace goes on in the run's
         run_id = run_id or new_id("run")
         self.store.ledger.start(
             conn,
@@ -508,9 +512,13 @@ class ClassicService:
         for message in request.additional_messages or []:
             message.parts  # noqa: B018 - refuses unsupported content before the transaction
 
+        traceparent = tracing.incoming()
+
         def work(conn: Connection) -> Json:
             thread = self._thread(conn, project, thread_id, lock=True)
-            return self._start_run(conn, project, thread_id, thread, request, run_id=run_id)
+            return self._start_run(
+                conn, project, thread_id, thread, request, run_id=run_id, traceparent=traceparent
+            )
 
         run = await self.store.write(work)
         self.wake()
@@ -525,6 +533,7 @@ class ClassicService:
         body = self._thread_body(now, thread_request, request.tool_resources)
         new = self._message_items(thread_request.messages or [], now)
         attached = [f for m in thread_request.messages or [] for f in m.search_files]
+        traceparent = tracing.incoming()
 
         def work(conn: Connection) -> ThreadAndRun:
             assistant = self._assistant(conn, project, request.assistant_id)
@@ -541,6 +550,7 @@ class ClassicService:
                 run_id=run_id,
                 assistant=assistant,
                 new_thread=new,
+                traceparent=traceparent,
             )
             return ThreadAndRun(thread_view(thread_id, body), run)
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, select
 
+from ferry import tracing
 from ferry.agents.errors import BadRequest, NotFound
 from ferry.agents.store import AgentStore, Page, conversation_busy
 from ferry.agents.v2.agents import API, AgentsV2, pick_version
@@ -224,10 +225,13 @@ class ResponsesV2:
         made_id = run_id or new_id("resp")
         logged = request.stream or request.background
         opening = opening_news(bool(request.background)) if logged else None
+        traceparent = tracing.incoming()
 
         def work(conn: Connection) -> Json:
             agent, definition = self._agent(conn, project, request, path_agent)
             body = self._body(request, agent, definition, now_ms // 1000)
+            if traceparent is not None:
+                body[tracing.TRACEPARENT] = traceparent
             VectorStores.check_tools(conn, project, body["tools"])
             conversation_id = request.conversation_id
             chain: list[str] = []

@@ -19,11 +19,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from opentelemetry.trace import StatusCode
 from sqlalchemy import Connection
 
 from ferry.functions.conversion import Datum
 from ferry.functions.hostconfig import QueueOptions
-from ferry.functions.invoker import Invoker
+from ferry.functions.invoker import Invocation, Invoker
 from ferry.functions.logs import host_log
 from ferry.functions.outputs import OutputWriter, resolve_name
 from ferry.functions.spec import FunctionSpec
@@ -31,6 +32,7 @@ from ferry.queues.consumer import DELETE, SETTLED, Delivery, QueueConsumer, Verd
 from ferry.queues.encoding import decode_body
 from ferry.queues.endpoint import QueueEndpoint, Received
 from ferry.queues.endpoints.local import LocalEndpoint, on_database
+from ferry.tracing import invocation_span
 
 __all__ = ["QueueTrigger", "message_datum"]
 
@@ -122,6 +124,16 @@ class QueueTrigger:
         body = decode_body(message.text, options.message_encoding)
         if body is None:
             return poison("its body is not valid base64")
+        with invocation_span(self.function.name, self.queue, body) as span:
+            verdict, invocation = await self._invoke(delivery, body)
+            if span is not None:
+                span.set_attribute("faas.invocation_id", invocation.id)
+                if not invocation.succeeded:
+                    span.set_status(StatusCode.ERROR, (invocation.error or "")[:200])
+            return verdict
+
+    async def _invoke(self, delivery: Delivery, body: bytes) -> tuple[Verdict, Invocation]:
+        message, options = delivery.message, self.options
         datum, metadata = message_datum(message, body)
         invocation = await delivery.hidden_while(
             self.invoker.invoke(
@@ -143,13 +155,13 @@ class QueueTrigger:
 
             written = await self.outputs.settle_within(invocation, local.database, finish)
             if written:
-                return SETTLED
+                return SETTLED, invocation
             if written is False:
                 await self.invoker.record(invocation)
-                return retry(int(options.visibility_timeout))
+                return retry(int(options.visibility_timeout)), invocation
         settled = await self.outputs.settle(invocation)
         await self.invoker.record(invocation)
-        return DELETE if settled else retry(int(options.visibility_timeout))
+        return (DELETE if settled else retry(int(options.visibility_timeout))), invocation
 
     def _local(self) -> LocalEndpoint | None:
         """The trigger's queue when it is in the store this process holds, on the database
