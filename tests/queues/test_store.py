@@ -317,3 +317,23 @@ async def test_group_commit_isolates_failures(store: QueueStore, queue: str) -> 
     assert len(failures) == 5
     assert all(isinstance(f, QueueNotFound) for f in failures)
     assert (await store.get_queue(A, queue)).approximate_message_count == 50
+
+
+async def test_move_takes_a_message_off_one_queue_onto_another_once(
+    store: QueueStore, clock: FakeClock
+) -> None:
+    """An operator's replay: the text arrives as a new, visible message (dequeue count 0) and
+    leaves the source in the same transaction, so a second move finds nothing."""
+    await store.create_queue(A, "work-poison", {})
+    poisoned = await store.put_message(A, "work-poison", "retry me", visibility_timeout=0, ttl=60)
+    keep = await store.put_message(A, "work-poison", "not me", visibility_timeout=0, ttl=60)
+    assert await store.move_message(A, "work-poison", poisoned.message_id, "work", ttl=120)
+    (moved,) = await store.peek_messages(A, "work", count=32)
+    assert (moved.text, moved.dequeue_count) == ("retry me", 0)
+    assert moved.message_id != poisoned.message_id and moved.expires_at == clock() + 120_000
+    left = await store.peek_messages(A, "work-poison", count=32)
+    assert [m.message_id for m in left] == [keep.message_id]
+    assert not await store.move_message(A, "work-poison", poisoned.message_id, "work", ttl=120)
+    assert not await store.move_message(A, "work-poison", "no-such-id", "work", ttl=120)
+    with pytest.raises(QueueNotFound):
+        await store.move_message(A, "missing-poison", keep.message_id, "work", ttl=120)

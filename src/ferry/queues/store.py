@@ -402,6 +402,36 @@ class QueueStore:
             self.arrivals.notify(account, name)
         return message
 
+    async def move_message(
+        self, account: str, source: str, message_id: str, target: str, *, ttl: int
+    ) -> bool:
+        """Take an unexpired message off `source` by its id and put its text on `target` as a
+        new visible message (dequeue count 0), in one transaction: an operator's replay of a
+        poisoned message, which is never on both queues nor lost between them. False when
+        `source` holds no such message (already replayed, expired, or never there)."""
+
+        def work(conn: Connection) -> bool:
+            now = self.clock()
+            queue_id = self._require_queue(conn, account, source)
+            taken = conn.execute(
+                delete(_m)
+                .where(
+                    _m.c.queue_id == queue_id,
+                    _m.c.message_id == message_id,
+                    _m.c.expires_at > now,
+                )
+                .returning(_m.c.body)
+            ).scalar()
+            if taken is None:
+                return False
+            self.put_within(conn, account, target, str(taken), ttl=ttl)
+            return True
+
+        moved = await self.database.write(work)
+        if moved and self.arrivals is not None:
+            self.arrivals.notify(account, target)
+        return moved
+
     async def clear_messages(self, account: str, name: str) -> int:
         def work(conn: Connection) -> int:
             queue_id = self._require_queue(conn, account, name)
