@@ -102,11 +102,16 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict src
 
-# code_interpreter's sandbox is bubblewrap (Debian's bubblewrap), installed here when missing.
+# code_interpreter's sandbox is bubblewrap (Debian's bubblewrap), and the dashboard's browser
+# tests (tests/dashboard/test_browser.py) drive Debian's chromium with Playwright: both are
+# installed here when missing.
 unit: $(STAMP) $(SEED_CLIENT) $(SEED_B2_CLIENT) $(SAMPLES) $(AGENTS_SAMPLES) $(AGENTS_BETA) $(AZURITE)
 	@command -v bwrap >/dev/null || { echo "installing bubblewrap"; \
 		if [ "$$(id -u)" = 0 ]; then apt-get install -y -qq bubblewrap; \
 		else sudo apt-get install -y -qq bubblewrap; fi; }
+	@command -v chromium >/dev/null || { echo "installing chromium"; \
+		if [ "$$(id -u)" = 0 ]; then apt-get install -y -qq chromium; \
+		else sudo apt-get install -y -qq chromium; fi; }
 	$(BIN)/pytest
 
 test: lint typecheck unit

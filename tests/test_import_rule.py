@@ -34,6 +34,7 @@ LAYERS = {
     "spawn": BASE,
     "store": STORE,
     "agents": PARTS,
+    "dashboard": PARTS,
     "runs": PARTS,
     "models": PARTS,
     "knowledge": PARTS,
@@ -55,6 +56,8 @@ PART_EDGES = {
     ("agents", "knowledge"),  # files and vector stores
     ("agents", "runs"),  # the run core's records, ledger, bus: never its engine
     ("agents", "tools"),  # tools as the APIs write them; connected agents' sub-runs
+    ("dashboard", "agents"),  # the API's Authorizer and services: session, cancel, delete
+    ("dashboard", "queues"),  # purge a queue, replay a poisoned message
     ("deploy", "functions"),  # an app's keys and settings
     ("deploy", "identity"),  # the environment the platform provides to the app
     ("deploy", "runs"),  # run states, for `ferry down`
@@ -80,6 +83,7 @@ BUILT_BY_PLATFORM = {
     "ferry.functions.host",
     "ferry.queues.app",
     "ferry.agents.app",
+    "ferry.dashboard.app",
     "ferry.identity.endpoint",
 }
 """What a process is assembled from: only its own part and the platform import these."""

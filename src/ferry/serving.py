@@ -16,7 +16,7 @@ from starlette.types import ASGIApp
 from ferry.errors import BindError
 from ferry.identity.tls import TlsFiles
 
-__all__ = ["Listener", "bind", "run", "run_until_stopped"]
+__all__ = ["Listener", "bind", "run", "run_until_stopped", "stopping", "tune_gc"]
 
 
 @dataclass
@@ -86,9 +86,21 @@ class _Server(uvicorn.Server):
         yield
 
 
+_stopping = False
+
+
+def stopping() -> bool:
+    """Whether this process's servers are shutting down: a response that streams for as long
+    as its client watches (the dashboard's live pages) ends when this turns True, rather than
+    hold the shutdown until its grace period runs out."""
+    return _stopping
+
+
 async def run(listeners: Sequence[Listener], stop: asyncio.Event | None = None) -> None:
     """Serve every listener until SIGINT/SIGTERM (or `stop` is set), then shut all of them
     down gracefully: requests in flight finish, new connections are refused."""
+    global _stopping
+    _stopping = False
     servers = [
         _Server(
             uvicorn.Config(
@@ -113,7 +125,9 @@ async def run(listeners: Sequence[Listener], stop: asyncio.Event | None = None) 
             loop.add_signal_handler(sig, stop.set)
 
     async def stopper() -> None:
+        global _stopping
         await stop.wait()
+        _stopping = True
         for server in servers:
             server.should_exit = True
 

@@ -11,14 +11,14 @@ error turned into the JSON error shape by `ferry.agents.wire`.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 
 from ferry.agents.auth import AnyToken, Authorizer
 from ferry.agents.classic.routes import ClassicRoutes
@@ -58,7 +58,10 @@ def build_app(
     authorizer: Authorizer | None = None,
     *,
     lifespan: Callable[[Starlette], AbstractAsyncContextManager[None]] | None = None,
+    beside: Sequence[BaseRoute] = (),
 ) -> Starlette:
+    """`beside`: routes served next to the API (the dashboard), matched before the root
+    operations, which would otherwise answer every path."""
     endpoints = Endpoints(authorizer or AnyToken())
     classic = ClassicRoutes(services.classic, endpoints).operations()
     v2 = V2Routes(services.agents, services.responses, services.conversations, endpoints)
@@ -83,6 +86,7 @@ def build_app(
     return Starlette(
         routes=[
             Route("/openapi.json", openapi, methods=["GET"]),
+            *beside,
             Mount(SEED_PREFIX, routes=operations),
             Mount("/api/projects/{project}", routes=operations),
             Mount("", routes=root),

@@ -93,9 +93,16 @@ def agents(
             help="Also work the runs (default); --no-engine leaves them to `ferry worker`.",
         ),
     ] = True,
+    enable_auth: Annotated[
+        bool,
+        typer.Option(
+            "--enable-auth",
+            help="Ask for a token on the dashboard even on loopback (the API always does).",
+        ),
+    ] = False,
     config: ConfigOption = None,
 ) -> None:
-    """Serve the agents API over https, with the run engine."""
+    """Serve the agents API over https, with the run engine and the dashboard."""
     from ferry.platform.agents import serve_agents
 
     settings = Settings.load(
@@ -106,7 +113,7 @@ def agents(
         database_url=database_url,
         tls_names=tls_name or None,
     )
-    serve_agents(settings, _announce_agents, engine=engine)
+    serve_agents(settings, _announce_agents, engine=engine, enable_auth=enable_auth)
 
 
 @serve_app.command("identity")

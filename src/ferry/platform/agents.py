@@ -15,14 +15,17 @@ from starlette.applications import Starlette
 from ferry.agents.app import build_app
 from ferry.agents.auth import Authorizer, FerryTokens
 from ferry.agents.services import AgentServices
+from ferry.dashboard import dashboard_routes
+from ferry.dashboard.session import loopback
 from ferry.identity.tls import ensure_certificates
 from ferry.identity.tokens import TokenIssuer
 from ferry.platform.engine import Engine, Models
 from ferry.platform.queues import shared_locator
 from ferry.platform.serve import Served, serve
 from ferry.queues.locator import QueueLocator
+from ferry.queues.store import QueueStore
 from ferry.runs.bus import RunBus
-from ferry.serving import Listener, bind
+from ferry.serving import Listener, bind, stopping
 from ferry.settings import Settings
 from ferry.store import Database
 from ferry.store.signals import RUNS, signals_for
@@ -49,9 +52,12 @@ def build_agents(
     authorizer: Authorizer,
     *,
     engine: bool = True,
+    enable_auth: bool = False,
 ) -> AgentsPart:
-    """The API, and (unless `engine` is False) the engine working runs in its lifespan.
-    Without one, runs are worked elsewhere: streams here hear of them as notices."""
+    """The API and the dashboard beside it, and (unless `engine` is False) the engine
+    working runs in its lifespan. Without one, runs are worked elsewhere: streams here hear
+    of them as notices. The dashboard asks for a token with `enable_auth` or when the
+    instance listens beyond loopback; otherwise this machine's browser may open it."""
     models = Models.from_settings(settings)
     bus = RunBus()
     work = Engine(settings, database, models, locator, bus=bus) if engine else None
@@ -77,7 +83,15 @@ def build_agents(
             await locator.close()
             await models.close()
 
-    app = build_app(services, authorizer, lifespan=lifespan)
+    queues = locator.local.store if locator.local is not None else QueueStore(database)
+    dashboard = dashboard_routes(
+        services,
+        queues,
+        authorizer,
+        login_required=enable_auth or not loopback(settings.host),
+        stopping=stopping,
+    )
+    app = build_app(services, authorizer, lifespan=lifespan, beside=dashboard)
     if work is None:
         return AgentsPart(app, models.describe(), [])
     return AgentsPart(app, work.describe(), models.router.prepare())
@@ -88,6 +102,7 @@ def serve_agents(
     announce: Callable[[str, str, Rows, Loading], None],
     *,
     engine: bool = True,
+    enable_auth: bool = False,
 ) -> None:
     """`ferry serve agents`: the API over https, with the data folder's certificate and
     tokens of its key, until SIGINT/SIGTERM."""
@@ -100,6 +115,7 @@ def serve_agents(
             shared_locator(settings, database, works_runs=engine),
             authorizer,
             engine=engine,
+            enable_auth=enable_auth,
         )
         tls = ensure_certificates(settings.data, settings.tls_names)
         listener = Listener(part.app, bind(settings.host, settings.agents_port), tls)

@@ -56,7 +56,9 @@ def serve_product(
         host = None
         if app is not None:
             host = functions_host(settings, app, shared, database, enable_auth=enable_auth)
-        agents = build_agents(settings, database, shared, FerryTokens(identity.issuer))
+        agents = build_agents(
+            settings, database, shared, FerryTokens(identity.issuer), enable_auth=enable_auth
+        )
         models = agents.models
         if workers is not None:
             workers.start()
