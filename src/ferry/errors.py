@@ -38,6 +38,7 @@ one boundary that meets it, and each protocol maps the tree to its wire errors i
     ├── functions.errors.FunctionsError   the function app or its host
     │   └── AppLoadError, HostConfigError, ConnectionSettingError, RouteError
     ├── deploy.errors.DeployError         `ferry up` / `ferry down`
+    ├── dashboard.errors.ActionRefused   a dashboard action the service behind it refused
     └── cli.errors.CliError               a command's own failure
         └── DemoFailed
 

@@ -11,24 +11,15 @@ from __future__ import annotations
 
 from ferry.agents.errors import AgentsError
 from ferry.agents.services import AgentServices
+from ferry.dashboard.errors import ActionRefused
 from ferry.dashboard.reads import POISON, RunRow
-from ferry.errors import FerryError
 from ferry.queues.errors import QueueServiceError
 from ferry.queues.store import QueueStore
 
-__all__ = ["REPLAY_TTL", "ActionRefused", "Actions"]
+__all__ = ["REPLAY_TTL", "Actions"]
 
 REPLAY_TTL = 7 * 24 * 3600
 """Seconds a replayed message lives: the queue service's default time-to-live."""
-
-
-class ActionRefused(FerryError):
-    """The service refused the change: `message` says why, `status` is its HTTP status."""
-
-    def __init__(self, message: str, status: int = 409) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
 
 
 class Actions:

@@ -21,7 +21,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from ferry.dashboard import live
-from ferry.dashboard.actions import ActionRefused, Actions
+from ferry.dashboard.actions import Actions
+from ferry.dashboard.errors import ActionRefused
 from ferry.dashboard.reads import Reader, RunDetail
 from ferry.dashboard.session import Sessions, token_from_form
 
