@@ -32,7 +32,10 @@ def wait_for(client, thread_id: str, run_id: str, statuses: set[str], timeout: f
         time.sleep(0.05)
 
 
-def weather_tool(queues_url: str) -> AzureFunctionTool:
+def weather_tool(
+    queues_url: str, input_queue: str = "input", output_queue: str = "output"
+) -> AzureFunctionTool:
+    """The seed's GetWeather tool, carried over the named queues."""
     return AzureFunctionTool(
         name="GetWeather",
         description="Get the weather in a location.",
@@ -42,10 +45,10 @@ def weather_tool(queues_url: str) -> AzureFunctionTool:
             "required": ["location"],
         },
         input_queue=AzureFunctionStorageQueue(
-            queue_name="input", storage_service_endpoint=queues_url
+            queue_name=input_queue, storage_service_endpoint=queues_url
         ),
         output_queue=AzureFunctionStorageQueue(
-            queue_name="output", storage_service_endpoint=queues_url
+            queue_name=output_queue, storage_service_endpoint=queues_url
         ),
     )
 

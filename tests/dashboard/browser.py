@@ -8,12 +8,11 @@ import re
 import shutil
 from pathlib import Path
 
-from azure.ai.agents.models import AzureFunctionStorageQueue, AzureFunctionTool
 from playwright.sync_api import Page
 
 from tests.agents.conftest import Ferry
 
-__all__ = ["SCREENSHOTS", "Dashboard", "flaky_app", "weather_tool_on"]
+__all__ = ["SCREENSHOTS", "Dashboard", "flaky_app"]
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
 WEATHER_APP = Path(__file__).resolve().parents[1] / "apps" / "weather"
@@ -44,25 +43,6 @@ class Dashboard:
         path = SCREENSHOTS / f"{self.test}-{step}.png"
         self.page.screenshot(path=str(path), full_page=True)
         return path
-
-
-def weather_tool_on(queues_url: str, input_queue: str, output_queue: str) -> AzureFunctionTool:
-    """The seed's GetWeather tool, carried over the named queues."""
-    return AzureFunctionTool(
-        name="GetWeather",
-        description="Get the weather in a location.",
-        parameters={
-            "type": "object",
-            "properties": {"location": {"type": "string"}},
-            "required": ["location"],
-        },
-        input_queue=AzureFunctionStorageQueue(
-            queue_name=input_queue, storage_service_endpoint=queues_url
-        ),
-        output_queue=AzureFunctionStorageQueue(
-            queue_name=output_queue, storage_service_endpoint=queues_url
-        ),
-    )
 
 
 FLAKY_APP = '''"""GetWeather that fails (so the host retries, then poisons the message) until the

@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, Dialog, Page, expect, sync_playwright
 from ferry.queues.auth import DEV_ACCOUNT
 from tests.agents.conftest import Ferry, StartFerry
 from tests.agents.test_runs_ga import wait_for, weather_tool
-from tests.dashboard.browser import Dashboard, flaky_app, weather_tool_on
+from tests.dashboard.browser import Dashboard, flaky_app
 
 pytestmark = pytest.mark.slow
 
@@ -150,7 +150,7 @@ def test_a_poisoned_message_is_replayed_and_then_answered(
         agent = client.create_agent(
             model="gpt-4o-mini",
             name="browser-poison-agent",
-            tools=weather_tool_on(ferry.queues_url, "flaky-in", "flaky-out").definitions,
+            tools=weather_tool(ferry.queues_url, "flaky-in", "flaky-out").definitions,
             metadata={"ferry_tool_timeout": "120"},
         )
         thread = client.threads.create()
