@@ -103,7 +103,23 @@ def test_a_weather_run_appears_live_and_its_tool_call_is_shown(
     expect(call).to_contain_text(correlation_id)
     expect(call).to_contain_text(re.compile(r"input\s*→\s*output"))
     expect(call.locator(".output")).to_contain_text("74 degrees and sunny in Seattle, WA")
+    spans = page.locator("table.spans tr.span")
+    expect(spans.first).to_contain_text("invoke_agent browser-weather-agent")
+    expect(page.locator("tr.span-chat")).to_have_count(2)
+    tool = page.locator("tr.span-execute_tool")
+    expect(tool).to_contain_text(correlation_id)
+    expect(page.locator("tr.span-invocation")).to_contain_text("GetWeather")
+    expect(page.locator("tr.span-invocation")).to_contain_text("succeeded")
     board.shot("run")
+
+    page.locator("nav.pages a", has_text="Functions").click()
+    expect(page.locator("tr.function", has_text="GetWeather")).to_be_visible()
+    page.locator("tr.invocation a", has_text=correlation_id).click()
+    expect(page).to_have_url(re.compile(rf"/dashboard/runs/{run.id}$"))
+    page.locator("dd a", has_text=thread.id).click()
+    expect(page.locator(".item-message", has_text="What is the weather in Seattle")).to_be_visible()
+    expect(page.locator(".item-message", has_text="74 degrees and sunny")).to_be_visible()
+    board.shot("thread")
 
 
 def test_a_timed_out_tool_call_shows_its_reason(
@@ -165,7 +181,15 @@ def test_a_poisoned_message_is_replayed_and_then_answered(
         assert client.runs.get(thread_id=thread.id, run_id=run.id).status == "in_progress"
         board.shot("overview-poisoned")
 
-        queue_row.locator(f"a[href$='/queues/{DEV_ACCOUNT}/flaky-in']").click()
+        # The run's page says where its call's message lies, and links there.
+        board.open(f"/runs/{run.id}")
+        waiting = page.locator(".call", has_text="GetWeather")
+        expect(waiting.locator(".poisoned")).to_contain_text("flaky-in-poison")
+        expect(waiting.locator(".invocation").first).to_contain_text("failed")
+        expect(page.locator("tr.span-execute_tool")).to_contain_text("poisoned")
+        board.shot("run-poisoned")
+
+        waiting.locator(".poisoned a").click()
         expect(page).to_have_url(re.compile(rf"/dashboard/queues/{DEV_ACCOUNT}/flaky-in$"))
         poisoned = page.locator("tr.poison-message")
         expect(poisoned).to_have_count(1)

@@ -6,16 +6,24 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
+from ferry.tracing import span_id_for
 from tests.agents.conftest import Ferry
 from tests.agents.test_runs_ga import wait_for, weather_tool
 
 
 def weather_run(ferry: Ferry) -> tuple[str, str]:
     """The seed scenario, made with the real `AgentsClient`: (agent id, completed run id)."""
+    agent_id, _, run_id = weather_thread(ferry)
+    return agent_id, run_id
+
+
+def weather_thread(ferry: Ferry) -> tuple[str, str, str]:
+    """The seed scenario: (agent id, thread id, completed run id)."""
     with ferry.agents() as client:
         agent = client.create_agent(
             model="gpt-4o-mini",
@@ -30,7 +38,7 @@ def weather_run(ferry: Ferry) -> tuple[str, str]:
         run = client.runs.create(thread_id=thread.id, agent_id=agent.id)
         done = wait_for(client, thread.id, run.id, {"completed", "failed", "expired"})
         assert done.status == "completed", done.last_error
-        return str(agent.id), str(run.id)
+        return str(agent.id), str(thread.id), str(run.id)
 
 
 def test_the_overview_lists_agents_runs_and_queues(
@@ -88,6 +96,68 @@ def test_the_run_page_shows_its_steps_and_tool_calls(
     assert part.status_code == 200 and "<html" not in part.text and "GetWeather" in part.text
 
 
+def test_the_run_page_shows_its_timeline(weather_ferry: Ferry, signed_in: httpx.Client) -> None:
+    """The spans of the seed scenario from Ferry's own records: the run, two model turns with
+    their tokens, the tool call under its derived span id and the GetWeather invocation the
+    functions host recorded under its CorrelationId."""
+    _, thread_id, run_id = weather_thread(weather_ferry)
+    with weather_ferry.agents() as client:
+        run = client.runs.get(thread_id=thread_id, run_id=run_id)
+    html = signed_in.get(f"/runs/{run_id}").text
+    timeline = html[html.index("<h2>Timeline</h2>") : html.index("<h2>Steps</h2>")]
+    assert timeline.count('class="span span-invoke_agent"') == 1
+    assert timeline.count('class="span span-chat"') == 2
+    assert "out tokens" in timeline
+    tool = timeline[timeline.index("span-execute_tool") :]
+    correlation_id = tool.split("CorrelationId ")[1].split("<")[0].strip()
+    assert f"{span_id_for('call:' + correlation_id):016x}" in tool
+    invocation = tool[tool.index("span-invocation") :]
+    assert "<strong>GetWeather</strong>" in invocation and "succeeded" in invocation
+    assert f"{span_id_for('run:' + run_id):016x}" in timeline
+    assert "<rect" in timeline and "style=" not in timeline  # no inline style: the CSP forbids it
+    call = html[html.index('class="call"') :]
+    assert 'class="invocation"' in call and "succeeded" in call
+    assert run.usage.prompt_tokens > 0
+
+
+def test_threads_functions_and_files_have_pages(
+    weather_ferry: Ferry, signed_in: httpx.Client, tmp_path: Path
+) -> None:
+    _, thread_id, run_id = weather_thread(weather_ferry)
+    notes = tmp_path / "ferry-notes.md"
+    notes.write_text("# Notes\n\nThe ferry leaves at noon from pier 3.\n")
+    with weather_ferry.agents() as client:
+        uploaded = client.files.upload_and_poll(file_path=str(notes), purpose="assistants")
+        store = client.vector_stores.create_and_poll(file_ids=[uploaded.id], name="dash-notes")
+
+    listed = signed_in.get("/conversations")
+    assert listed.status_code == 200 and thread_id in listed.text and "thread" in listed.text
+    thread = signed_in.get(f"/conversations/{thread_id}")
+    assert thread.status_code == 200, thread.text
+    assert "What is the weather in Seattle, WA?" in thread.text
+    assert "74 degrees and sunny" in thread.text
+    assert f"/dashboard/runs/{run_id}" in thread.text
+    assert f'data-live="/dashboard/conversations/{thread_id}?live=1"' in thread.text
+    run_page = signed_in.get(f"/runs/{run_id}").text
+    assert f"/dashboard/conversations/{thread_id}" in run_page
+
+    functions = signed_in.get("/functions")
+    assert functions.status_code == 200
+    row = functions.text[functions.text.index('<tr class="function">') :]
+    assert "<strong>GetWeather</strong>" in row and "queueTrigger" in row
+    assert f"/dashboard/runs/{run_id}" in functions.text  # an invocation, to the run it answered
+
+    files = signed_in.get("/files")
+    assert files.status_code == 200
+    assert uploaded.id in files.text and "ferry-notes.md" in files.text
+    assert store.id in files.text and "dash-notes" in files.text
+    stored = files.text[files.text.index(store.id) :]
+    assert "status-completed" in stored.split("</tr>")[0]
+    for path in ("/conversations", "/functions", "/files"):
+        part = signed_in.get(path, params={"part": "1"})
+        assert part.status_code == 200 and "<html" not in part.text
+
+
 def test_the_overview_streams_a_run_as_it_changes(
     weather_ferry: Ferry, signed_in: httpx.Client
 ) -> None:
@@ -134,8 +204,9 @@ def server_sent_events(lines: Iterator[str]) -> Iterator[str]:
         "run_x/steps/y",
     ],
 )
-def test_hostile_run_ids_get_a_404_page(signed_in: httpx.Client, run_id: str) -> None:
-    answer = signed_in.get(f"/runs/{run_id}")
+@pytest.mark.parametrize("page", ["runs", "conversations"])
+def test_hostile_ids_get_a_404_page(signed_in: httpx.Client, page: str, run_id: str) -> None:
+    answer = signed_in.get(f"/{page}/{run_id}")
     assert answer.status_code == 404, (run_id, answer.status_code)
     assert "Not found" in answer.text and answer.headers["content-type"].startswith("text/html")
     assert "<script>alert" not in answer.text

@@ -10,6 +10,7 @@ import click
 import typer
 
 from ferry import __version__
+from ferry.cli.dashboard import dashboard
 from ferry.cli.demo import demo
 from ferry.cli.deploy import down, logs, status, supervise, up
 from ferry.cli.env import env, token, trust
@@ -34,6 +35,7 @@ app.add_typer(serve_app, name="serve")
 app.add_typer(queue_app, name="queue")
 app.add_typer(runs_app, name="runs")
 app.command("demo")(demo)
+app.command("dashboard")(dashboard)
 app.command("start")(start)
 app.command("functions")(functions)
 app.command("keys")(keys)

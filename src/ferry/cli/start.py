@@ -37,7 +37,10 @@ AppOption = Annotated[
 ]
 EnableAuthOption = Annotated[
     bool,
-    typer.Option("--enable-auth", help="Enforce function/host/master keys (see `ferry keys`)."),
+    typer.Option(
+        "--enable-auth",
+        help="Enforce function/host/master keys (see `ferry keys`) and the dashboard's login.",
+    ),
 ]
 
 

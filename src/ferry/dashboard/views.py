@@ -1,15 +1,18 @@
 """The dashboard's pages and actions.
 
-Each live page (the overview, a run, a queue) comes three ways: the page, its bare fragment
-(`?part=1`) and the fragment as a server-sent stream (`?live=1`, `ferry.dashboard.live`) that
-`static/live.js` applies in place. Every page but the login checks the session first and
-sends a browser without one to the login page, so nothing is readable without it; a change
-(POST) must also come from the dashboard's own origin. What cannot be found is a 404 page.
+Each live page (the overview; a run with its timeline; a queue; threads and conversations;
+functions and their invocations; files and vector stores) comes three ways: the page, its
+bare fragment (`?part=1`) and the fragment as a server-sent stream (`?live=1`,
+`ferry.dashboard.live`) that `static/live.js` applies in place. Every page but the login
+checks the session first and sends a browser without one to the login page, so nothing is
+readable without it; a change (POST) must also come from the dashboard's own origin. What
+cannot be found is a 404 page.
 """
 
 from __future__ import annotations
 
 import datetime
+import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -27,6 +30,8 @@ from ferry.dashboard.reads import Reader, RunDetail
 from ferry.dashboard.session import Sessions, token_from_form
 
 __all__ = ["DONE", "HEADERS", "Views", "templates"]
+
+log = logging.getLogger("ferry.dashboard")
 
 HEADERS = {
     "Cache-Control": "no-store",
@@ -52,7 +57,10 @@ sentences, so no one can make a page say something by a link."""
 def _at(value: Any, scale: int) -> str:
     if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
         return "—"
-    moment = datetime.datetime.fromtimestamp(value / scale, tz=datetime.UTC)
+    try:
+        moment = datetime.datetime.fromtimestamp(value / scale, tz=datetime.UTC)
+    except (OverflowError, ValueError, OSError):  # a client's number, not a time
+        return "—"
     return moment.strftime("%Y-%m-%d %H:%M:%S") + (f".{int(value % 1000):03d}" if scale > 1 else "")
 
 
@@ -161,6 +169,33 @@ class Views:
 
         return await self.live(request, "run", page)
 
+    async def conversations(self, request: Request) -> Response:
+        async def page() -> dict[str, Any]:
+            return {"conversations": await self.reader.conversations()}
+
+        return await self.live(request, "conversations", page)
+
+    async def conversation(self, request: Request) -> Response:
+        conversation_id = str(request.path_params["conversation_id"])
+
+        async def page() -> dict[str, Any] | None:
+            detail = await self.reader.conversation(conversation_id)
+            return None if detail is None else {"detail": detail}
+
+        return await self.live(request, "conversation", page)
+
+    async def functions(self, request: Request) -> Response:
+        async def page() -> dict[str, Any]:
+            return {"functions": await self.reader.functions()}
+
+        return await self.live(request, "functions", page)
+
+    async def files(self, request: Request) -> Response:
+        async def page() -> dict[str, Any]:
+            return {"knowledge": await self.reader.knowledge()}
+
+        return await self.live(request, "files", page)
+
     async def queue(self, request: Request) -> Response:
         account = str(request.path_params["account"])
         name = str(request.path_params["name"])
@@ -254,6 +289,7 @@ class Views:
         return self.render("not_found.html", status=404)
 
     async def failed(self, request: Request, exc: Exception) -> Response:
+        log.error("dashboard page %s failed", request.url.path, exc_info=exc)
         return self.render("error.html", status=500)
 
 

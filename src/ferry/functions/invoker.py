@@ -38,6 +38,7 @@ class Invocation:
     started_at: int = 0
     """Epoch milliseconds."""
     dequeue_count: int | None = None
+    correlation_id: str | None = None
 
     @property
     def http_response(self) -> Datum | None:
@@ -57,6 +58,7 @@ class Invocation:
             outcome=outcome,
             dequeue_count=self.dequeue_count,
             error=self.error,
+            correlation_id=self.correlation_id,
         )
 
 

@@ -24,6 +24,8 @@ class InvocationRecord:
     outcome: str  # "succeeded", "failed" or "timed_out"
     dequeue_count: int | None = None
     error: str | None = None
+    correlation_id: str | None = None
+    """The CorrelationId of the tool call whose message triggered it, if it carried one."""
 
 
 class InvocationRecords:
@@ -48,6 +50,7 @@ class InvocationRecords:
             "outcome": record.outcome,
             "dequeue_count": record.dequeue_count,
             "error": record.error[:4000] if record.error else None,
+            "correlation_id": record.correlation_id,
         }
         conn.execute(_t.insert().values(**values))
 

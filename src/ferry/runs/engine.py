@@ -22,6 +22,7 @@ import functools
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
@@ -563,6 +564,7 @@ class RunEngine:
         try:
             backend = self.models.backend_for(run["model"])
             request = await self._with_images(state, request, backend)
+            began = time.perf_counter()
             with self._chat_span(state) as span:
                 result = await backend.complete(request, on_delta)
                 if span is not None:
@@ -583,7 +585,18 @@ class RunEngine:
             usage["input_tokens"] + result.usage.prompt_tokens,
             usage["output_tokens"] + result.usage.completion_tokens,
         )
-        prior.events.append(("model.turn", {"model": run["model"], "backend": backend.name}))
+        prior.events.append(
+            (
+                "model.turn",
+                {
+                    "model": run["model"],
+                    "backend": backend.name,
+                    "ms": round((time.perf_counter() - began) * 1000),
+                    "input_tokens": result.usage.prompt_tokens,
+                    "output_tokens": result.usage.completion_tokens,
+                },
+            )
+        )
         if result.tool_calls:
             return await self._record_tool_calls(state, room, result, prior)
         await self._record_message(state, room, result, prior, step, item)

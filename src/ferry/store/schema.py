@@ -108,7 +108,9 @@ function_invocations = Table(
     Column("outcome", String(16), nullable=False),
     Column("dequeue_count", Integer, nullable=True),
     Column("error", Text, nullable=True),
+    Column("correlation_id", String(64), nullable=True),
     Index(None, "function", "started_at"),
+    Index(None, "correlation_id"),
 )
 """One row per function invocation, for the dashboard and tracing to show."""
 
