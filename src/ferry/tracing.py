@@ -2,8 +2,10 @@
 
 Off unless the standard variables ask for it (`OTEL_EXPORTER_OTLP_ENDPOINT` or
 `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, and `OTEL_SDK_DISABLED` not true): nothing is sent
-anywhere by default. Spans follow the GenAI semantic conventions (`invoke_agent`, `chat`,
-`execute_tool`) and are exported over OTLP/HTTP with protobuf.
+anywhere by default, and what was said (messages, tool arguments and results) only with
+`OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true`. Spans follow the GenAI semantic
+conventions (`invoke_agent`, `chat`, `execute_tool`) and are exported over OTLP/HTTP with
+protobuf.
 
 A run outlives any one process (it waits on queues, its worker may change), so the spans
 that cover its whole life, `invoke_agent {agent}` and each queue call's `execute_tool
@@ -37,6 +39,7 @@ from opentelemetry.trace import (
 )
 
 __all__ = [
+    "CAPTURE_CONTENT",
     "TRACEPARENT",
     "RunTrace",
     "configure",
@@ -45,6 +48,7 @@ __all__ = [
     "invocation_span",
     "parse_traceparent",
     "receive_traceparent",
+    "records_content",
     "span_id_for",
 ]
 
@@ -67,6 +71,17 @@ _fixed_trace_id: contextvars.ContextVar[int | None] = contextvars.ContextVar(
 )
 
 
+CAPTURE_CONTENT = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+"""The GenAI instrumentations' opt-in for recording what was said: off unless `true`."""
+_content = False
+
+
+def records_content() -> bool:
+    """Whether chat spans carry the messages (`gen_ai.input.messages`, `gen_ai.output.messages`):
+    only when tracing is on and the user opted in with `CAPTURE_CONTENT`."""
+    return _enabled and _content
+
+
 def _wanted(environ: Mapping[str, str]) -> bool:
     if environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
         return False
@@ -81,7 +96,7 @@ def configure(service: str, environ: Mapping[str, str] | None = None) -> bool:
 
     The OTLP exporter reads the standard variables itself (endpoint, headers, timeout);
     only `http/protobuf` is spoken, and another protocol asked for is said so in the log."""
-    global _enabled
+    global _enabled, _content
     environ = os.environ if environ is None else environ
     if _enabled or not _wanted(environ):
         return _enabled
@@ -117,6 +132,7 @@ def configure(service: str, environ: Mapping[str, str] | None = None) -> bool:
     provider = TracerProvider(resource=Resource.create({"service.name": name}), id_generator=_Ids())
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     trace.set_tracer_provider(provider)
+    _content = environ.get(CAPTURE_CONTENT, "").strip().lower() == "true"
     _enabled = True
     return True
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import http.server
+import json
 import ssl
 import threading
 import time
@@ -72,10 +73,10 @@ def receiver() -> Iterator[Receiver]:
     made.server.server_close()
 
 
-def traced(start_ferry: StartFerry, receiver: Receiver) -> Ferry:
+def traced(start_ferry: StartFerry, receiver: Receiver, **more: str) -> Ferry:
     """`ferry start` exporting to `receiver`, every 100 ms."""
     env = {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url, "OTEL_BSP_SCHEDULE_DELAY": "100"}
-    return start_ferry(env=env)
+    return start_ferry(env={**env, **more})
 
 
 def _attributes(span: Any) -> dict[str, Any]:
@@ -148,6 +149,7 @@ def test_the_weather_scenario_is_one_trace_across_every_hop(
     assert tool_attributes["gen_ai.tool.call.id"]
     assert tool_attributes["messaging.message.correlation_id"]
     assert _attributes(chats[0])["gen_ai.request.model"] == "gpt-4o-mini"
+    assert not any("gen_ai.input.messages" in _attributes(chat) for chat in chats)  # not asked
     assert _attributes(invocation)["messaging.destination.name"] == "input"
     # Times nest: the tool call within the run, the invocation within the tool call.
     assert invoke.start_time_unix_nano <= tool.start_time_unix_nano
@@ -180,3 +182,38 @@ def test_a_v2_response_is_one_trace_too(start_ferry: StartFerry, receiver: Recei
     assert attributes["gen_ai.agent.name"] == "v2-weather"
     assert attributes["gen_ai.agent.version"] == version.version
     assert attributes["ferry.run.id"] == response.id
+
+
+def test_message_content_is_recorded_only_when_asked_for(
+    start_ferry: StartFerry, receiver: Receiver
+) -> None:
+    """With the GenAI opt-in, each chat span carries what the model was sent and said: the
+    user's question, the tool call it chose, then the function's answer."""
+    ferry = traced(start_ferry, receiver, OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT="true")
+    with ferry.agents() as client:
+        agent = client.create_agent(
+            model="gpt-4o-mini", name="said", tools=weather_tool(ferry.queues_url).definitions
+        )
+        thread = client.threads.create()
+        client.messages.create(thread_id=thread.id, role="user", content="Weather in Oslo?")
+        run = client.runs.create(thread_id=thread.id, agent_id=agent.id)
+        run = wait_for(client, thread.id, run.id, {"completed", "failed", "expired"})
+        assert run.status == "completed", run.last_error
+    _wait(receiver, ["chat", "invoke_agent"])
+    first, second = sorted(receiver.named("chat"), key=lambda span: span.start_time_unix_nano)
+    asked = json.loads(_attributes(first)["gen_ai.input.messages"])
+    assert {"type": "text", "content": "Weather in Oslo?"} in asked[-1]["parts"]
+    chose = json.loads(_attributes(first)["gen_ai.output.messages"])
+    assert chose[0]["role"] == "assistant" and chose[0]["finish_reason"]
+    [call] = [part for part in chose[0]["parts"] if part["type"] == "tool_call"]
+    assert call["name"] == "GetWeather" and "Oslo" in call["arguments"]
+    answered = json.loads(_attributes(second)["gen_ai.input.messages"])
+    [response] = [
+        part
+        for message in answered
+        for part in message["parts"]
+        if part["type"] == "tool_call_response"
+    ]
+    assert response["id"] == call["id"] and "Oslo" in response["response"]
+    said = json.loads(_attributes(second)["gen_ai.output.messages"])
+    assert "Oslo" in said[0]["parts"][0]["content"]

@@ -59,6 +59,7 @@ from ferry.runs.records import (
     text_parts,
     usage_record,
 )
+from ferry.runs.spancontent import input_messages, output_messages
 from ferry.runs.status import TERMINAL, CallState, RunStatus, StepStatus
 from ferry.runs.tools import binding_of, tool_specs
 from ferry.store.signals import RUNS, signals_for
@@ -570,6 +571,11 @@ class RunEngine:
                 if span is not None:
                     span.set_attribute("gen_ai.usage.input_tokens", result.usage.prompt_tokens)
                     span.set_attribute("gen_ai.usage.output_tokens", result.usage.completion_tokens)
+                    if tracing.records_content():
+                        span.set_attribute(
+                            "gen_ai.input.messages", input_messages(request.messages)
+                        )
+                        span.set_attribute("gen_ai.output.messages", output_messages(result))
         except ModelError as exc:
             await self._end(
                 state, room, RunStatus.FAILED, _error(exc.code, exc.message), prior=prior
