@@ -9,12 +9,14 @@ import signal
 import socket
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import uvicorn
 from starlette.types import ASGIApp
 
 from ferry.errors import BindError
 from ferry.identity.tls import TlsFiles
+from ferry.queues.wire import KEEP_CASE
 
 __all__ = ["Listener", "bind", "run", "run_until_stopped", "stopping", "tune_gc"]
 
@@ -69,6 +71,9 @@ def _http_protocol() -> type[asyncio.Protocol] | str:
         return "auto"
 
     class MetadataCasePreserving(HttpToolsProtocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            super().connection_made(_CaseKeeping(transport))  # type: ignore[arg-type]
+
         def on_header(self, name: bytes, value: bytes) -> None:
             if name[: len(_META)].lower() == _META:
                 self.headers.append((_META + name[len(_META) :], value))
@@ -76,6 +81,42 @@ def _http_protocol() -> type[asyncio.Protocol] | str:
                 super().on_header(name, value)
 
     return MetadataCasePreserving
+
+
+_KEEP_CASE = b"\r\n" + KEEP_CASE.encode() + b": "
+
+
+def restore_case(head: bytes) -> bytes:
+    """A response head as uvicorn wrote it (every header name lowercased), with the names
+    its `KEEP_CASE` header lists put back in their case, and that header removed."""
+    start = head.find(_KEEP_CASE)
+    if start < 0:
+        return head
+    end = head.find(b"\r\n", start + 2)
+    end = len(head) if end < 0 else end
+    names = head[start + len(_KEEP_CASE) : end].split(b",")
+    head = head[:start] + head[end:]
+    for name in names:
+        head = head.replace(b"\r\n" + name.lower() + b": ", b"\r\n" + name + b": ", 1)
+    return head
+
+
+class _CaseKeeping:
+    """The connection's transport, except that a response head naming headers to keep in
+    their case is written with them in it (`restore_case`). Only a write that starts a
+    response and carries the marker is touched."""
+
+    def __init__(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport
+
+    def write(self, data: bytes) -> None:
+        if data[:5] == b"HTTP/" and _KEEP_CASE in data:
+            head, blank, rest = data.partition(b"\r\n\r\n")
+            data = restore_case(head) + blank + rest
+        self._transport.write(data)  # type: ignore[attr-defined]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
 
 
 class _Server(uvicorn.Server):

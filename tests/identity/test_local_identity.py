@@ -76,24 +76,46 @@ def _queue_error(response: httpx.Response) -> str:
     return code
 
 
+def test_the_queue_service_refuses_a_malformed_token(ferry: Running) -> None:
+    response = httpx.get(
+        f"{ferry.services['queues_tls']}?comp=list",
+        headers={"Authorization": "Bearer not.a.token", "x-ms-version": "2026-10-06"},
+        verify=ferry.verify(),
+    )
+    assert _queue_error(response) == "InvalidAuthenticationInfo"
+
+
 @pytest.mark.parametrize(
-    "token",
+    ("token", "detail"),
     [
-        lambda data, other: "not.a.token",
-        lambda data, other: TokenIssuer(data).issue("https://ai.azure.com").value,
-        lambda data, other: TokenIssuer(other).issue("https://storage.azure.com").value,
-        lambda data, other: TokenIssuer(data).issue("https://storage.azure.com", now=1).value,
+        (
+            lambda data, other: TokenIssuer(data).issue("https://ai.azure.com").value,
+            "Audience validation failed.",
+        ),
+        (
+            lambda data, other: TokenIssuer(other).issue("https://storage.azure.com").value,
+            "Signature validation failed.",
+        ),
+        (
+            lambda data, other: TokenIssuer(data).issue("https://storage.azure.com", now=1).value,
+            "Lifetime validation failed. The token is expired.",
+        ),
     ],
-    ids=["malformed", "wrong-audience", "other-key", "expired"],
+    ids=["wrong-audience", "other-key", "expired"],
 )
-def test_the_queue_service_refuses_bad_tokens(ferry: Running, tmp_path: Path, token: Any) -> None:
+def test_the_queue_service_refuses_bad_tokens(
+    ferry: Running, tmp_path: Path, token: Any, detail: str
+) -> None:
+    """As the service does: 403 AuthenticationFailed, the reason in AuthenticationErrorDetail."""
     bearer = token(ferry.data, tmp_path)
     response = httpx.get(
         f"{ferry.services['queues_tls']}?comp=list",
         headers={"Authorization": f"Bearer {bearer}", "x-ms-version": "2026-10-06"},
         verify=ferry.verify(),
     )
-    assert _queue_error(response) == "InvalidAuthenticationInfo"
+    assert response.status_code == 403, response.text
+    assert response.headers["x-ms-error-code"] == "AuthenticationFailed"
+    assert f"<AuthenticationErrorDetail>{detail}" in response.text
 
 
 def test_shared_key_still_works_over_https(ferry: Running, identity_env: None) -> None:

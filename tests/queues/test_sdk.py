@@ -77,9 +77,8 @@ def test_create_get_properties_delete(service: QueueServiceClient, queue_name: s
 
 def test_metadata(queue: QueueClient, service: QueueServiceClient) -> None:
     queue.set_queue_metadata({"a": "1", "CamelCase": "two words"})
-    # Names keep their case in List Queues; uvicorn lowercases response header names, so
-    # Get Queue Metadata shows them lowercased (a documented difference).
-    assert queue.get_queue_properties().metadata == {"a": "1", "camelcase": "two words"}
+    # Names keep their case, in Get Queue Metadata's headers as in List Queues.
+    assert queue.get_queue_properties().metadata == {"a": "1", "CamelCase": "two words"}
     listed = list(service.list_queues(name_starts_with=queue.queue_name, include_metadata=True))
     assert listed[0].metadata == {"a": "1", "CamelCase": "two words"}
     queue.set_queue_metadata({})

@@ -61,4 +61,5 @@ def test_a_token_of_another_key_is_refused(server: Child, tmp_path: Path) -> Non
     )
     with pytest.raises(ClientAuthenticationError) as refused:
         stranger.create_queue()
-    assert refused.value.status_code == 401
+    assert refused.value.status_code == 403
+    assert refused.value.error_code == "AuthenticationFailed"

@@ -128,5 +128,6 @@ def test_tokens_for_one_service_do_not_open_the_other(ferry: Ferry) -> None:
             f"{tls_queues}/anything?comp=metadata",
             headers={"Authorization": f"Bearer {agents_token}", "x-ms-version": "2025-05-05"},
         )
-        assert response.status_code == 401, response.text
-        assert "InvalidAuthenticationInfo" in response.text
+        assert response.status_code == 403, response.text
+        assert "<Code>AuthenticationFailed</Code>" in response.text
+        assert "Audience validation failed" in response.text

@@ -87,6 +87,9 @@ class QueueService:
             response = error_response(
                 error, request_id, self.clock(), head=request.method == "HEAD"
             )
+        origin = request.headers.get("origin")
+        if origin and request.method != "OPTIONS":
+            await self._add_cors(response, request, origin)
         headers = response.headers
         if request.method in ("GET", "HEAD") and response.status_code == 200:
             headers["Cache-Control"] = "no-cache"
@@ -137,13 +140,21 @@ class QueueService:
             headers=request.headers,
             body=body,
             endpoint=f"{scope.get('scheme', 'http')}://{request.headers.get('host', '')}{prefix}/",
+            version=_served_version(version, pairs),
         )
-        response = await operation.handler(call)
-        origin = request.headers.get("origin")
-        if origin:
+        return await operation.handler(call)
+
+    async def _add_cors(self, response: Response, request: Request, origin: str) -> None:
+        """CORS headers on every answer to a cross-origin request, refusals included (a
+        browser shows its page nothing of a response without them). Nothing is added when
+        the account cannot be told or its rules cannot be read: the answer stands as it is."""
+        try:
+            account, _, _ = self._locate(_raw_path(request.scope), request.headers.get("host", ""))
             extra = await cors_headers(self.store, account.name, origin, request.method)
-            response.headers.update(extra)
-        return response
+        except Exception:
+            log.debug("no CORS headers for this answer", exc_info=True)
+            return
+        response.headers.update(extra)
 
     def _locate(self, raw_path: str, host: str) -> tuple[Account, list[str], str]:
         """The account, the path segments after it, and the path prefix naming it."""
@@ -155,9 +166,10 @@ class QueueService:
         if first.endswith(_SECONDARY) and primary in self.accounts:
             return self.accounts[primary], rest, f"/{quote(first)}"
         label = host.split(".", 1)[0].split(":", 1)[0]
-        if "." in host and label in self.accounts:
+        primary = label.removesuffix(_SECONDARY)
+        if "." in host and primary in self.accounts:
             segments = ([first] if first else []) + rest
-            return self.accounts[label], segments, ""
+            return self.accounts[primary], segments, ""
         if not first:
             raise InvalidUri()
         raise ResourceNotFound(f"The storage account {first!r} does not exist.")
@@ -168,6 +180,17 @@ class QueueService:
         except QueueNotFound:
             return None
         return next((p for p in policies if p.id == identifier), None)
+
+
+def _served_version(header: str | None, query: list[tuple[str, str]]) -> str:
+    """`x-ms-version` when valid; a request authorized by a SAS alone may leave it out, and is
+    then served by the SAS's own version (`sv`), as the service does."""
+    if header and _VERSION.fullmatch(header):
+        return header
+    signed = next((value for name, value in query if name == "sv"), None)
+    if signed and _VERSION.fullmatch(signed):
+        return signed
+    return DEFAULT_VERSION
 
 
 def _raw_path(scope: Scope) -> str:

@@ -28,6 +28,9 @@ class Call:
     body: bytes
     endpoint: str
     """The account's service URL as the client addressed it, ending with `/`."""
+    version: str
+    """The protocol version the request is served by: `x-ms-version`, else a SAS's `sv`,
+    else the newest (some limits differ between versions)."""
 
     @property
     def queue_name(self) -> str:

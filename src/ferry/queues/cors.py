@@ -2,8 +2,9 @@
 
 A preflight (`OPTIONS`) needs no credentials: it is answered from the first rule whose origins
 and methods match; if that rule does not allow every requested header, the preflight fails
-(later rules are not tried), as in the service. Ordinary requests with an `Origin` header get
-`Access-Control-Allow-Origin` and `Access-Control-Expose-Headers` from the first matching rule.
+(later rules are not tried), as in the service. Every other answer to a request with an
+`Origin` header, refusals included, gets `Access-Control-Allow-Origin` and
+`Access-Control-Expose-Headers` from the first matching rule.
 """
 
 from __future__ import annotations
@@ -74,8 +75,17 @@ async def preflight(store: QueueStore, account: str, headers: Mapping[str, str])
 
 
 async def cors_headers(store: QueueStore, account: str, origin: str, method: str) -> dict[str, str]:
-    """Headers that let a browser read the response to an ordinary cross-origin request."""
-    for rule in _rules(await store.get_service_properties(account)):
+    """Headers for the answer to an ordinary cross-origin request, success or refusal.
+
+    From the first rule matching origin and method: `Access-Control-Allow-Origin` (the origin,
+    or `*` for a rule allowing all), the rule's exposed headers, and for a named origin
+    `Access-Control-Allow-Credentials`. `Vary: Origin` tells caches that the answer depends on
+    the origin; the service sends it on GET and HEAD answers only (no other is cached), when
+    the origin matched by name or when rules exist and none matched.
+    """
+    rules = _rules(await store.get_service_properties(account))
+    cacheable = method.upper() in ("GET", "HEAD")
+    for rule in rules:
         if _origin_allowed(rule, origin) and _method_allowed(rule, method):
             wildcard = "*" in _split(rule.get("AllowedOrigins", ""))
             headers = {"Access-Control-Allow-Origin": "*" if wildcard else origin}
@@ -83,7 +93,8 @@ async def cors_headers(store: QueueStore, account: str, origin: str, method: str
             if exposed:
                 headers["Access-Control-Expose-Headers"] = exposed
             if not wildcard:
-                headers["Vary"] = "Origin"
                 headers["Access-Control-Allow-Credentials"] = "true"
+                if cacheable:
+                    headers["Vary"] = "Origin"
             return headers
-    return {}
+    return {"Vary": "Origin"} if rules and cacheable else {}

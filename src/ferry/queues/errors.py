@@ -236,13 +236,17 @@ class NoAuthenticationInformation(AuthError):
 
 
 class InvalidAuthenticationInfo(AuthError):
-    """A bearer token that is malformed, expired, not Ferry's or not for storage; sent with
-    the same challenge as a request with no credentials, as the service does."""
+    """A bearer token that cannot be read at all (not a JWT); sent with the same challenge as
+    a request with no credentials, as the service does. A readable token that fails a check
+    is `AuthenticationFailed`, naming the check."""
 
     status = 401
     headers = NoAuthenticationInformation.headers
     code = "InvalidAuthenticationInfo"
-    default_message = "Authentication information is not given in the correct format."
+    default_message = (
+        "Authentication information is not given in the correct format. "
+        "Check the value of Authorization header."
+    )
 
 
 class AuthenticationFailed(AuthError):

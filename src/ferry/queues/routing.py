@@ -89,9 +89,10 @@ _OPERATIONS: Mapping[tuple[Level, str, str | None], Operation] = {
     (Level.QUEUE, "DELETE", None): _op("DeleteQueue", queue.delete, "c", "d", None),
     (Level.QUEUE, "GET", "metadata"): _op("GetQueueMetadata", queue.get_metadata, "c", "r", "r"),
     (Level.QUEUE, "PUT", "metadata"): _op("SetQueueMetadata", queue.set_metadata, "c", "w", None),
-    (Level.QUEUE, "GET", "acl"): _op("GetQueueACL", queue.get_acl, "c", "r", None),
+    # Stored access policies are the account owner's alone: no SAS may read or change them.
+    (Level.QUEUE, "GET", "acl"): _op("GetQueueACL", queue.get_acl, "c", "", ""),
     (Level.QUEUE, "PUT", "acl"): _op(
-        "SetQueueACL", queue.set_acl, "c", "w", None, max_body=ACL_BODY_LIMIT
+        "SetQueueACL", queue.set_acl, "c", "", "", max_body=ACL_BODY_LIMIT
     ),
     (Level.MESSAGES, "POST", None): _op(
         "PutMessage", messages.put, "o", "a", "a", max_body=MESSAGE_BODY_LIMIT

@@ -252,7 +252,8 @@ class QueueStore:
             message_id=str(uuid.uuid4()),
             body=text,
             inserted_at=now,
-            expires_at=NEVER if ttl == -1 else now + ttl * 1000,
+            # The service caps a long life at its last date, the one -1 means.
+            expires_at=NEVER if ttl == -1 else min(now + ttl * 1000, NEVER),
             visible_at=now + visibility_timeout * 1000,
             receipt_nonce=receipts.new_nonce(),
         )

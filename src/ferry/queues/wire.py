@@ -12,7 +12,7 @@ from ferry.queues.errors import InternalError, QueueServiceError, ServerBusy
 from ferry.queues.times import iso8601_7
 from ferry.store.errors import StoreError, StoreUnavailable
 
-__all__ = ["empty", "error_response", "to_queue_error", "xml"]
+__all__ = ["KEEP_CASE", "empty", "error_response", "to_queue_error", "xml"]
 
 log = logging.getLogger(__name__)
 
@@ -23,13 +23,23 @@ def xml(body: str, status: int = 200, headers: Mapping[str, str] | None = None) 
     return Response(body.encode("utf-8"), status, dict(headers or {}), XML_TYPE)
 
 
+KEEP_CASE = "x-ferry-keep-case"
+"""A response header naming (comma-separated) the headers whose names must reach the client
+in the case given: `ferry.serving`'s writer restores their case and drops this header.
+(ASGI servers lower every response header name; storage metadata names are the user's.)"""
+
+
 def empty(status: int, headers: Mapping[str, str] | None = None) -> Response:
     """A bodiless answer. Header names keep their case: clients read metadata names
-    (`x-ms-meta-CamelCase`) from them, which Starlette would lowercase."""
+    (`x-ms-meta-CamelCase`) from them, which Starlette and the HTTP writer would lowercase."""
     response = Response(b"", status)
+    given = dict(headers or {})
     response.raw_headers.extend(
-        (name.encode("latin-1"), value.encode("latin-1")) for name, value in (headers or {}).items()
+        (name.encode("latin-1"), value.encode("latin-1")) for name, value in given.items()
     )
+    cased = [name for name in given if name != name.lower()]
+    if cased:
+        response.raw_headers.append((KEEP_CASE.encode(), ",".join(cased).encode("latin-1")))
     return response
 
 

@@ -18,7 +18,11 @@ from ferry.queues.auth.accounts import Account, Accounts
 from ferry.queues.auth.request import SignedRequest
 from ferry.queues.auth.sas import Access, check_account_sas, check_queue_sas, parse_sas
 from ferry.queues.auth.sharedkey import signatures_match, string_to_sign, string_to_sign_lite
-from ferry.queues.errors import AuthenticationFailed, NoAuthenticationInformation
+from ferry.queues.errors import (
+    AuthenticationFailed,
+    InvalidAuthenticationInfo,
+    NoAuthenticationInformation,
+)
 from ferry.queues.models import AccessPolicy
 
 __all__ = ["Authenticator", "Grant", "PolicyLookup", "TokenVerifier"]
@@ -129,6 +133,6 @@ class Authenticator:
                 "configured. Use a connection string (SharedKey) or a SAS."
             )
         if not token:
-            raise AuthenticationFailed("The Bearer token is empty.")
+            raise InvalidAuthenticationInfo()
         await self._tokens.verify(token, account=account.name)
         return Grant(account.name, "bearer")

@@ -41,9 +41,11 @@ class Access:
     resource_type: str
     """`s` service, `c` container (a queue), `o` object (its messages)."""
     account_permissions: str
-    """Any one of these letters in an account SAS's `sp` allows the operation."""
+    """Any one of these letters in an account SAS's `sp` allows the operation; empty: only
+    the account owner (SharedKey) may, so an account SAS gets AuthorizationPermissionMismatch."""
     queue_permission: str | None
-    """The letter a queue SAS needs; None: a queue SAS cannot do this at all."""
+    """The letter a queue SAS needs; None: a queue SAS cannot name this resource at all
+    (AuthorizationResourceTypeMismatch); empty: owner only (AuthorizationPermissionMismatch)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,10 +66,19 @@ class Sas:
         return self.services is not None
 
 
+_SAS_FIELDS = frozenset({"sv", "ss", "srt", "sr", "sp", "st", "se", "sip", "spr", "si", "sig"})
+_NOT_WELL_FORMED = "Signature fields not well formed."
+
+
 def parse_sas(request: SignedRequest) -> Sas | None:
     signature = request.param("sig")
     if signature is None:
         return None
+    # A field given twice is ambiguous (which one was signed?): the service refuses it rather
+    # than pick one.
+    names = [name for name, _ in request.query if name in _SAS_FIELDS]
+    if len(names) != len(set(names)):
+        raise AuthenticationFailed(_NOT_WELL_FORMED)
     version = request.param("sv")
     if not version:
         raise AuthenticationFailed("sv is mandatory. Cannot be empty")
@@ -116,7 +127,7 @@ def check_account_sas(
         raise AuthenticationFailed(_mismatch(candidates[0]))
     assert sas.permissions is not None and sas.resource_types is not None
     if set(sas.permissions) - _ACCOUNT_PERMISSIONS:
-        raise AuthenticationFailed("Signature fields not well formed.")
+        raise AuthenticationFailed(_NOT_WELL_FORMED)
     _check_common(sas, request, now)
     if "q" not in (sas.services or ""):
         raise AuthorizationServiceMismatch()
@@ -159,9 +170,9 @@ def check_queue_sas(
             "Signed permission must be specified in signature or SAS identifier"
         )
     if set(effective.permissions) - _QUEUE_PERMISSIONS:
-        raise AuthenticationFailed("Signature fields not well formed.")
+        raise AuthenticationFailed(_NOT_WELL_FORMED)
     _check_common(effective, request, now)
-    if access.queue_permission not in effective.permissions:
+    if not access.queue_permission or access.queue_permission not in effective.permissions:
         raise AuthorizationPermissionMismatch()
 
 
@@ -206,7 +217,7 @@ def _check_common(sas: Sas, request: SignedRequest, now: datetime) -> None:
     if sas.protocol is not None:
         allowed = set(sas.protocol.split(","))
         if allowed - {"https", "http"} or "https" not in allowed:
-            raise AuthenticationFailed("Signature fields not well formed.")
+            raise AuthenticationFailed(_NOT_WELL_FORMED)
         if request.scheme not in allowed:
             raise AuthorizationProtocolMismatch()
     if sas.ip is not None and not _ip_allowed(sas.ip, request.client_ip):
@@ -219,7 +230,7 @@ def _parse_time(value: str | None) -> datetime | None:
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise AuthenticationFailed("Signature fields not well formed.") from None
+        raise AuthenticationFailed(_NOT_WELL_FORMED) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -233,7 +244,7 @@ def _ip_allowed(spec: str, client: str | None) -> bool:
         first = ipaddress.ip_address(low)
         last = ipaddress.ip_address(high) if high else first
     except ValueError:
-        raise AuthenticationFailed("Signature fields not well formed.") from None
+        raise AuthenticationFailed(_NOT_WELL_FORMED) from None
     if client is None:
         return False
     try:

@@ -19,6 +19,8 @@ from ferry.queues.wire import empty, xml
 __all__ = ["clear", "delete", "get", "put", "update"]
 
 DEFAULT_TTL = 7 * 24 * 3600
+UNBOUNDED_TTL_SINCE = "2017-07-29"
+"""The version that lifted the 7-day limit on `messagettl` and brought -1 (never expires)."""
 MAX_BATCH = 32
 
 
@@ -46,7 +48,8 @@ async def put(call: Call) -> Response:
 
 
 def _ttl(call: Call) -> int:
-    """Seconds to live: any positive number, or -1 for never; 7 days when not given."""
+    """Seconds to live: 7 days when not given. From version 2017-07-29 any positive number up
+    to MAX_TTL, or -1 for never; before it, 1 second to 7 days."""
     raw = call.query.get("messagettl")
     if raw is None:
         return DEFAULT_TTL
@@ -54,6 +57,10 @@ def _ttl(call: Call) -> int:
         ttl = int(raw, 10)
     except ValueError:
         raise InvalidQueryParameterValue("messagettl", raw) from None
+    if call.version < UNBOUNDED_TTL_SINCE:
+        if not 1 <= ttl <= DEFAULT_TTL:
+            raise OutOfRangeQueryParameterValue("messagettl", raw, 1, DEFAULT_TTL)
+        return ttl
     if ttl == 0 or ttl < -1:
         raise InvalidQueryParameterValue(
             "messagettl",
