@@ -177,7 +177,11 @@ class Score:
     misses: list[str] = field(default_factory=list)
 
     def ratio(self, right: int, total: int) -> str:
-        return f"{right}/{total} ({100 * right / total:.0f}%)" if total else "-"
+        return ratio(right, total)
+
+
+def ratio(right: int, total: int) -> str:
+    return f"{right}/{total} ({100 * right / total:.0f}%)" if total else "-"
 
 
 def same(got: list[tuple[str, dict[str, Any]]], wanted: Wanted) -> tuple[bool, bool]:
@@ -288,9 +292,10 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print the scores as JSON")
     parser.add_argument(
         "--prompts",
-        choices=["report", "dev"],
+        choices=["report", "dev", "heldout"],
         default="report",
-        help="the 38 reported prompts, or the 30 the call threshold was tuned on",
+        help="the 38 reported prompts, the 30 the call threshold was tuned on, or the frozen "
+        "held-out set (bench/heldout/toolchoice.json: 12 tool sets, 287 prompts)",
     )
     options = parser.parse_args()
     cases = CASES if options.prompts == "report" else DEV_CASES
@@ -302,6 +307,9 @@ def main() -> None:
     began = time.perf_counter()
     runner = LlamaRunner(weights)
     loaded = time.perf_counter() - began
+    if options.prompts == "heldout":
+        report_heldout(runner, loaded, as_json=options.json)
+        return
     variants = [
         ("Ferry (calibrated, grounded, guarded)", ToolCaller(runner)),
         ("without the channel score", ToolCaller(runner, channel=False)),
@@ -343,6 +351,54 @@ def main() -> None:
     for s in scores:
         if s.misses and s.variant.startswith("Ferry"):
             console.print(f"[bold]{s.variant}, {s.tools}: misses[/bold]")
+            for miss in s.misses:
+                console.print(f"  {miss}")
+
+
+def report_heldout(runner: Any, loaded: float, *, as_json: bool) -> None:
+    """The held-out set (`bench.heldout`): Ferry's procedure beside the scripted rules."""
+    from bench.heldout import load, run
+
+    toolsets = load()
+    caller = ToolCaller(runner)
+
+    def ferry(request: ChatRequest) -> list[tuple[str, dict[str, Any]]]:
+        return [(call.name, call.arguments) for call in caller.decide(request).calls]
+
+    backend = ScriptedBackend()
+
+    def scripted(request: ChatRequest) -> list[tuple[str, dict[str, Any]]]:
+        result = asyncio.run(backend.complete(request))
+        return [(call.name, json.loads(call.arguments)) for call in result.tool_calls]
+
+    scores = []
+    variants = [("Ferry (embedded model)", ferry), ("scripted rules (no model)", scripted)]
+    for name, decide in variants:
+        with console.status(f"held-out set: {name}"):
+            scores += run(name, decide, toolsets)
+    if as_json:
+        print(json.dumps([asdict(s) for s in scores], indent=2))
+        return
+    machine = f"{platform.machine()}, {os.cpu_count()} cores"
+    table = Table(title=f"{EMBEDDED.name}: held-out tool choice ({machine})")
+    for column in ("variant", "tools offered", "right tool", "right no-tool", "arguments"):
+        table.add_column(column)
+    table.add_column("s/decision", justify="right")
+    for s in scores:
+        table.add_row(
+            s.variant,
+            s.group,
+            ratio(s.tool_right, s.tool_cases),
+            ratio(s.none_right, s.none_cases),
+            ratio(s.argument_right, s.argument_cases),
+            f"{statistics.mean(s.seconds):.2f}" if s.seconds else "-",
+        )
+    console.print(f"model loaded in {loaded:.2f} s; targets: right tool ≥ 95% (pairs), ≥ 90%")
+    console.print("(triples); right no-tool ≥ 95%; arguments ≥ 95%")
+    console.print(table)
+    for s in scores:
+        if s.misses and s.variant.startswith("Ferry"):
+            console.print(f"[bold]{s.variant}, {s.group}: misses[/bold]")
             for miss in s.misses:
                 console.print(f"  {miss}")
 

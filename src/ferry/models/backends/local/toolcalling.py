@@ -124,6 +124,14 @@ class ToolCaller:
 
     # -- step 1 to 4: the decision --------------------------------------------------------
 
+    def decide(self, request: ChatRequest) -> Outcome:
+        """The decision alone (steps 1 to 4) on the last user message, with no answer
+        written: what the benchmark measures."""
+        users = [m for m in request.messages if m.role == "user"]
+        if not request.tools or not users:
+            return Outcome()
+        return self._decide(request, list(request.tools), users[-1].content or "")
+
     def _decide(self, request: ChatRequest, tools: list[ToolSpec], text: str) -> Outcome:
         system = _instructions(request.messages)
         choice = request.tool_choice
