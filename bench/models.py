@@ -291,6 +291,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", action="store_true", help="print the scores as JSON")
     parser.add_argument(
+        "--by-description",
+        action="store_true",
+        help="held-out set: also the experiment that picks tools by their descriptions",
+    )
+    parser.add_argument(
         "--prompts",
         choices=["report", "dev", "heldout"],
         default="report",
@@ -308,7 +313,7 @@ def main() -> None:
     runner = LlamaRunner(weights)
     loaded = time.perf_counter() - began
     if options.prompts == "heldout":
-        report_heldout(runner, loaded, as_json=options.json)
+        report_heldout(runner, loaded, as_json=options.json, experiment=options.by_description)
         return
     variants = [
         ("Ferry (calibrated, grounded, guarded)", ToolCaller(runner)),
@@ -355,15 +360,17 @@ def main() -> None:
                 console.print(f"  {miss}")
 
 
-def report_heldout(runner: Any, loaded: float, *, as_json: bool) -> None:
+def report_heldout(runner: Any, loaded: float, *, as_json: bool, experiment: bool) -> None:
     """The held-out set (`bench.heldout`): Ferry's procedure beside the scripted rules."""
     from bench.heldout import load, run
 
     toolsets = load()
-    caller = ToolCaller(runner)
 
-    def ferry(request: ChatRequest) -> list[tuple[str, dict[str, Any]]]:
-        return [(call.name, call.arguments) for call in caller.decide(request).calls]
+    def deciding(caller: ToolCaller) -> Any:
+        def decide(request: ChatRequest) -> list[tuple[str, dict[str, Any]]]:
+            return [(call.name, call.arguments) for call in caller.decide(request).calls]
+
+        return decide
 
     backend = ScriptedBackend()
 
@@ -372,7 +379,11 @@ def report_heldout(runner: Any, loaded: float, *, as_json: bool) -> None:
         return [(call.name, json.loads(call.arguments)) for call in result.tool_calls]
 
     scores = []
-    variants = [("Ferry (embedded model)", ferry), ("scripted rules (no model)", scripted)]
+    variants = [("Ferry (embedded model)", deciding(ToolCaller(runner)))]
+    if experiment:
+        chosen = deciding(ToolCaller(runner, by_description=True))
+        variants.append(("picked by description (experiment)", chosen))
+    variants.append(("scripted rules (no model)", scripted))
     for name, decide in variants:
         with console.status(f"held-out set: {name}"):
             scores += run(name, decide, toolsets)

@@ -96,8 +96,12 @@ class ToolCaller:
         channel: bool = True,
         ground: bool = True,
         guard_answers: bool = True,
+        by_description: bool = False,
     ) -> None:
-        """The switches turn steps off, so the benchmark can show what each is worth."""
+        """The switches turn steps off, so the benchmark can show what each is worth;
+        `by_description` (an experiment) picks the tool by its channel score too, not only
+        by its name's."""
+        self.by_description = by_description
         self.runner = runner
         self.calibrate = calibrate
         self.channel = channel
@@ -183,7 +187,12 @@ class ToolCaller:
             return tools[best]
         if not self.channel:
             return tools[best] if lead[best] > calibrated[-1] else None
-        evidence = max(self._channel(tools, text)) + lead[best] - calibrated[-1]
+        channel = self._channel(tools, text)
+        if self.by_description:
+            best = max(range(len(tools)), key=lambda i: channel[i] + lead[i])
+            evidence = channel[best] + lead[best] - calibrated[-1]
+        else:
+            evidence = max(channel) + lead[best] - calibrated[-1]
         return tools[best] if evidence > CALL_THRESHOLD else None
 
     def _channel(self, tools: Sequence[ToolSpec], text: str) -> list[float]:
@@ -193,7 +202,12 @@ class ToolCaller:
         return [
             self.runner.score(
                 render(
-                    [("system", f"The user asks for this: {tool.description or tool.name}")],
+                    [
+                        (
+                            "system",
+                            f"The user asks for this: {_described(tool, self.by_description)}",
+                        )
+                    ],
                     role="user",
                 ),
                 ending,
@@ -439,3 +453,18 @@ def _response_grammar(runner: LlamaRunner, response_format: Any) -> Any:
 def _count(outcome: Outcome, prompt: int, completion: int) -> None:
     outcome.prompt_tokens += prompt
     outcome.completion_tokens += completion
+
+
+def _described(tool: ToolSpec, with_parameters: bool) -> str:
+    """What a tool does, as the channel score puts it to the model: its description, and
+    with `with_parameters` what its parameters' own descriptions say."""
+    said = tool.description or tool.name
+    if not with_parameters or not isinstance(tool.parameters, dict):
+        return said
+    properties = tool.parameters.get("properties") or {}
+    docs = [
+        str(spec.get("description"))
+        for spec in properties.values()
+        if isinstance(spec, dict) and spec.get("description")
+    ]
+    return f"{said} ({'; '.join(docs)})" if docs else said
