@@ -301,6 +301,13 @@ def _model(body: Json) -> str | None:
     return str(model) if model else None
 
 
+def _item_row(row: Any) -> ItemRow:
+    body = dict(row.body)
+    return ItemRow(
+        row.id, row.type, body.get("role"), _item_text(body), row.run_id, body.get("created_at")
+    )
+
+
 def _conversation_row(row: Any, count: int) -> ConversationRow:
     created = dict(row.body).get("created_at")
     return ConversationRow(
@@ -384,14 +391,7 @@ class Reader:
         if row is None:
             return None
         shown = [
-            ItemRow(
-                i.id,
-                i.type,
-                dict(i.body).get("role"),
-                _item_text(dict(i.body)),
-                i.run_id,
-                dict(i.body).get("created_at"),
-            )
+            _item_row(i)
             for i in conn.execute(
                 select(items)
                 .where(items.c.conversation_id == conversation_id)
