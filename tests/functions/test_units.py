@@ -13,7 +13,6 @@ from ferry.functions.errors import ConnectionSettingError, HostConfigError, Rout
 from ferry.functions.hostconfig import load_host_config, parse_timespan
 from ferry.functions.keys import load_keys
 from ferry.functions.triggers.http import compile_route
-from ferry.functions.triggers.queue import correlation_of
 from ferry.functions.triggers.timer import next_occurrence
 from ferry.queues.auth import DEV_ACCOUNT, DEV_KEY, Accounts
 from ferry.queues.endpoints.local import LocalEndpoint
@@ -108,25 +107,6 @@ def test_queue_payloads() -> None:
     assert queue_payloads(Datum(b"\x00", "bytes")) == [b"\x00"]
     listed = Datum(json.dumps(["x", {"id": None, "body": "y"}, {"k": 1}]), "json")
     assert queue_payloads(listed) == [b"x", b"y", b'{"k": 1}']
-
-
-@pytest.mark.parametrize(
-    ("body", "found"),
-    [
-        (b'{"location": "Oslo", "CorrelationId": "abc-1"}', "abc-1"),
-        (b'{"CorrelationId": ""}', None),
-        (b'{"CorrelationId": 7}', None),
-        (b'{"CorrelationId": "' + b"x" * 65 + b'"}', None),
-        (b'["CorrelationId"]', None),
-        (b"CorrelationId: not json", None),
-        (b'{"CorrelationId": "\xff"}', None),
-        (b"plain text", None),
-    ],
-)
-def test_a_tool_calls_correlation_id_is_found_in_its_message(
-    body: bytes, found: str | None
-) -> None:
-    assert correlation_of(body) == found
 
 
 def test_next_occurrence() -> None:

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, and_, case, func, select
 
 from ferry.clock import Clock, system_clock
 from ferry.dashboard.spans import Call, Invocation, Timeline, timeline
-from ferry.queues.encoding import decode_body
+from ferry.queues.correlation import stored_correlation_of
 from ferry.store import Database
 from ferry.store.schema import (
     agent_versions,
@@ -399,6 +399,11 @@ class Reader:
                 .limit(LIMIT * 4)
             )
         ]
+        total = conn.execute(
+            select(func.count())
+            .select_from(items)
+            .where(items.c.conversation_id == conversation_id)
+        ).scalar_one()
         ran = conn.execute(
             select(runs)
             .where(runs.c.conversation_id == conversation_id)
@@ -406,7 +411,7 @@ class Reader:
             .limit(LIMIT)
         )
         return ConversationDetail(
-            _conversation_row(row, len(shown)), shown, [_run_row(r) for r in ran]
+            _conversation_row(row, int(total)), shown, [_run_row(r) for r in ran]
         )
 
     @staticmethod
@@ -701,10 +706,9 @@ def _poisoned(conn: Connection, calls: list[Any]) -> dict[str, tuple[str, str, s
     wanted = {c.correlation_id for c in calls}
     poisoned: dict[str, tuple[str, str, str]] = {}
     for row in found:
-        text = decode_body(row.body) or row.body.encode()
-        for correlation_id in wanted:
-            if f'"{correlation_id}"'.encode() in text:
-                poisoned[correlation_id] = (row.account, row.name, row.message_id)
+        correlation_id = stored_correlation_of(row.body)
+        if correlation_id is not None and correlation_id in wanted:
+            poisoned[correlation_id] = (row.account, row.name, row.message_id)
     return poisoned
 
 

@@ -22,7 +22,6 @@ from typing import Any
 from opentelemetry.trace import StatusCode
 from sqlalchemy import Connection
 
-from ferry import jsontext
 from ferry.functions.conversion import Datum
 from ferry.functions.hostconfig import QueueOptions
 from ferry.functions.invoker import Invocation, Invoker
@@ -30,12 +29,13 @@ from ferry.functions.logs import host_log
 from ferry.functions.outputs import OutputWriter, resolve_name
 from ferry.functions.spec import FunctionSpec
 from ferry.queues.consumer import DELETE, SETTLED, Delivery, QueueConsumer, Verdict, poison, retry
+from ferry.queues.correlation import correlation_of
 from ferry.queues.encoding import decode_body
 from ferry.queues.endpoint import QueueEndpoint, Received
 from ferry.queues.endpoints.local import LocalEndpoint, on_database
 from ferry.tracing import invocation_span
 
-__all__ = ["QueueTrigger", "correlation_of", "message_datum"]
+__all__ = ["QueueTrigger", "message_datum"]
 
 HIDE_SECONDS = 600
 """How long a received message stays invisible while its function runs (renewed at half)."""
@@ -170,17 +170,3 @@ class QueueTrigger:
         the invocation records go to: then a success is a single write."""
         records = self.invoker.records
         return on_database(self.endpoint, records.database) if records is not None else None
-
-
-def correlation_of(body: bytes) -> str | None:
-    """The `CorrelationId` of a tool call's message (a JSON object), kept with the
-    invocation's record so a run's call can be followed to the invocation that answered it;
-    None for any other message."""
-    if b"CorrelationId" not in body:
-        return None
-    try:
-        value = jsontext.loads(body)
-    except ValueError:
-        return None
-    found = value.get("CorrelationId") if isinstance(value, dict) else None
-    return found if isinstance(found, str) and 0 < len(found) <= 64 else None
