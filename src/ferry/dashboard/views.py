@@ -154,11 +154,18 @@ class Views:
         done = DONE.get(request.query_params.get("done", ""))
         return self.render(f"{name}.html", done=done, **context)
 
-    async def overview(self, request: Request) -> Response:
-        async def page() -> dict[str, Any]:
-            return {"overview": await self.reader.overview()}
+    async def listed(
+        self, request: Request, name: str, key: str, read: Callable[[], Awaitable[Any]]
+    ) -> Response:
+        """A live page of one read of everything: `read()`'s value as `key`."""
 
-        return await self.live(request, "overview", page)
+        async def page() -> dict[str, Any]:
+            return {key: await read()}
+
+        return await self.live(request, name, page)
+
+    async def overview(self, request: Request) -> Response:
+        return await self.listed(request, "overview", "overview", self.reader.overview)
 
     async def run(self, request: Request) -> Response:
         run_id = str(request.path_params["run_id"])
@@ -170,10 +177,8 @@ class Views:
         return await self.live(request, "run", page)
 
     async def conversations(self, request: Request) -> Response:
-        async def page() -> dict[str, Any]:
-            return {"conversations": await self.reader.conversations()}
-
-        return await self.live(request, "conversations", page)
+        read = self.reader.conversations
+        return await self.listed(request, "conversations", "conversations", read)
 
     async def conversation(self, request: Request) -> Response:
         conversation_id = str(request.path_params["conversation_id"])
@@ -185,16 +190,10 @@ class Views:
         return await self.live(request, "conversation", page)
 
     async def functions(self, request: Request) -> Response:
-        async def page() -> dict[str, Any]:
-            return {"functions": await self.reader.functions()}
-
-        return await self.live(request, "functions", page)
+        return await self.listed(request, "functions", "functions", self.reader.functions)
 
     async def files(self, request: Request) -> Response:
-        async def page() -> dict[str, Any]:
-            return {"knowledge": await self.reader.knowledge()}
-
-        return await self.live(request, "files", page)
+        return await self.listed(request, "files", "knowledge", self.reader.knowledge)
 
     async def queue(self, request: Request) -> Response:
         account = str(request.path_params["account"])
