@@ -28,9 +28,12 @@ from typing import Any
 
 from ferry.models.backend import ChatMessage, ChatRequest, ToolSpec
 
-__all__ = ["HELDOUT", "HeldoutScore", "load", "run"]
+__all__ = ["DEVSET", "HELDOUT", "HeldoutScore", "best_threshold", "load", "run"]
 
 HELDOUT = Path(__file__).parent / "heldout" / "toolchoice.json"
+DEVSET = Path(__file__).parent / "dev" / "toolchoice.json"
+"""Ten other tool sets in the same form, written apart from the held-out set: procedures
+are tried and tuned on these, and only then reported on the held-out set."""
 INSTRUCTIONS = "You are a helpful assistant."
 
 Decide = Callable[[ChatRequest], list[tuple[str, dict[str, Any]]]]
@@ -65,6 +68,9 @@ class HeldoutScore:
     argument_right: int = 0
     seconds: list[float] = field(default_factory=list)
     misses: list[str] = field(default_factory=list)
+    evidence: list[tuple[bool, float]] = field(default_factory=list)
+    """Per case, whether it wants a tool and how strong the case for a call was, when the
+    variant tells (see `best_threshold`)."""
 
 
 def load(path: Path = HELDOUT) -> list[Toolset]:
@@ -85,6 +91,23 @@ def load(path: Path = HELDOUT) -> list[Toolset]:
         ]
         sets.append(Toolset(entry["id"], tools, cases))
     return sets
+
+
+def best_threshold(scores: list[HeldoutScore]) -> tuple[float, float] | None:
+    """The call threshold that would have decided call-or-not best on these cases, and the
+    share it got right: how a threshold is chosen on the development set for a model other
+    than the embedded one (then only applied, never chosen, on the held-out set)."""
+    seen = [pair for score in scores for pair in score.evidence]
+    if not seen:
+        return None
+    cuts = sorted({value for _, value in seen})
+    candidates = [cuts[0] - 1.0] + [(a + b) / 2 for a, b in zip(cuts, cuts[1:], strict=False)]
+
+    def right(cut: float) -> int:
+        return sum((value > cut) == wants for wants, value in seen)
+
+    best = max(candidates, key=right)
+    return best, right(best) / len(seen)
 
 
 def _plain(value: Any) -> str:
@@ -112,8 +135,14 @@ def request(text: str, tools: list[ToolSpec]) -> ChatRequest:
     )
 
 
-def run(variant: str, decide: Decide, toolsets: list[Toolset]) -> list[HeldoutScore]:
-    """Each case decided once; scores by group (pairs, triples)."""
+def run(
+    variant: str,
+    decide: Decide,
+    toolsets: list[Toolset],
+    evidence: Callable[[], float | None] | None = None,
+) -> list[HeldoutScore]:
+    """Each case decided once; scores by group (pairs, triples). `evidence`, when given,
+    is asked after each decision how strong the case for calling a tool was."""
     scores = {g: HeldoutScore(variant, g) for g in ("pairs", "triples")}
     for toolset in toolsets:
         score = scores["pairs" if len(toolset.tools) == 2 else "triples"]
@@ -121,6 +150,9 @@ def run(variant: str, decide: Decide, toolsets: list[Toolset]) -> list[HeldoutSc
             began = time.perf_counter()
             calls = decide(request(case.prompt, toolset.tools))
             score.seconds.append(time.perf_counter() - began)
+            strength = evidence() if evidence is not None else None
+            if strength is not None:
+                score.evidence.append((case.tool is not None, strength))
             names = [name for name, _ in calls]
             if case.tool is None:
                 score.none_cases += 1

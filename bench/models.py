@@ -30,14 +30,16 @@ import platform
 import statistics
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from rich.table import Table
 
+from bench.heldout import DEVSET, HELDOUT, HeldoutScore
 from ferry.cli.output import make_console
 from ferry.models.backend import ChatMessage, ChatRequest, ToolCall, ToolSpec
 from ferry.models.backends.local.grounding import answer_carries
-from ferry.models.backends.local.toolcalling import ToolCaller
+from ferry.models.backends.local.toolcalling import CALL_THRESHOLD, ToolCaller
 from ferry.models.backends.local.weights import EMBEDDED, find_weights
 from ferry.models.backends.scripted import ScriptedBackend
 
@@ -297,23 +299,48 @@ def main() -> None:
     )
     parser.add_argument(
         "--prompts",
-        choices=["report", "dev", "heldout"],
+        choices=["report", "dev", "heldout", "toolsets-dev"],
         default="report",
-        help="the 38 reported prompts, the 30 the call threshold was tuned on, or the frozen "
-        "held-out set (bench/heldout/toolchoice.json: 12 tool sets, 287 prompts)",
+        help="the 38 reported prompts, the 30 the call threshold was tuned on, the frozen "
+        "held-out set (bench/heldout/toolchoice.json: 12 tool sets, 287 prompts), or the "
+        "development tool sets procedures are tried on first (bench/dev/toolchoice.json)",
+    )
+    parser.add_argument(
+        "--gguf",
+        type=Path,
+        metavar="PATH",
+        help="a GGUF file (a ChatML model) to measure instead of the embedded one, as "
+        "`[models.NAME] backend = 'local', path = PATH` in ferry.toml would run it",
+    )
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=CALL_THRESHOLD,
+        help="tool sets: the call threshold to decide with (default: the embedded model's, "
+        f"{CALL_THRESHOLD:g}); choose one for another model with --prompts toolsets-dev, "
+        "which prints the best, then report with it on --prompts heldout",
     )
     options = parser.parse_args()
     cases = CASES if options.prompts == "report" else DEV_CASES
-    weights = find_weights()
+    weights = options.gguf or find_weights()
     if weights is None:
         raise SystemExit(f"the embedded model is not installed: {EMBEDDED.install}")
+    if not weights.is_file():
+        raise SystemExit(f"no such file: {weights}")
     from ferry.models.backends.local.llamacpp import LlamaRunner
 
     began = time.perf_counter()
     runner = LlamaRunner(weights)
     loaded = time.perf_counter() - began
-    if options.prompts == "heldout":
-        report_heldout(runner, loaded, as_json=options.json, experiment=options.by_description)
+    if options.prompts in ("heldout", "toolsets-dev"):
+        report_heldout(
+            runner,
+            loaded,
+            as_json=options.json,
+            experiment=options.by_description,
+            path=HELDOUT if options.prompts == "heldout" else DEVSET,
+            threshold=options.threshold,
+        )
         return
     variants = [
         ("Ferry (calibrated, grounded, guarded)", ToolCaller(runner)),
@@ -360,15 +387,27 @@ def main() -> None:
                 console.print(f"  {miss}")
 
 
-def report_heldout(runner: Any, loaded: float, *, as_json: bool, experiment: bool) -> None:
-    """The held-out set (`bench.heldout`): Ferry's procedure beside the scripted rules."""
-    from bench.heldout import load, run
+def report_heldout(
+    runner: Any,
+    loaded: float,
+    *,
+    as_json: bool,
+    experiment: bool,
+    path: Path,
+    threshold: float = CALL_THRESHOLD,
+) -> None:
+    """A tool-set evaluation (`bench.heldout`): Ferry's procedure beside the scripted rules."""
+    from bench.heldout import best_threshold, load, run
 
-    toolsets = load()
+    toolsets = load(path)
+
+    last: list[float | None] = [None]
 
     def deciding(caller: ToolCaller) -> Any:
         def decide(request: ChatRequest) -> list[tuple[str, dict[str, Any]]]:
-            return [(call.name, call.arguments) for call in caller.decide(request).calls]
+            outcome = caller.decide(request)
+            last[0] = max(outcome.evidence, default=None)
+            return [(call.name, call.arguments) for call in outcome.calls]
 
         return decide
 
@@ -378,20 +417,36 @@ def report_heldout(runner: Any, loaded: float, *, as_json: bool, experiment: boo
         result = asyncio.run(backend.complete(request))
         return [(call.name, json.loads(call.arguments)) for call in result.tool_calls]
 
-    scores = []
-    variants = [("Ferry (embedded model)", deciding(ToolCaller(runner)))]
+    scores: list[HeldoutScore] = []
+    ferry = "Ferry's procedure" + (
+        "" if threshold == CALL_THRESHOLD else f", threshold {threshold:g}"
+    )
+    variants = [(ferry, deciding(ToolCaller(runner, call_threshold=threshold)))]
     if experiment:
-        chosen = deciding(ToolCaller(runner, by_description=True))
+        chosen = deciding(ToolCaller(runner, by_description=True, call_threshold=threshold))
         variants.append(("picked by description (experiment)", chosen))
     variants.append(("scripted rules (no model)", scripted))
     for name, decide in variants:
-        with console.status(f"held-out set: {name}"):
-            scores += run(name, decide, toolsets)
+        with console.status(f"{path.parent.name} set: {name}"):
+            gauge = (lambda: last[0]) if decide is not scripted else None
+            scores += run(name, decide, toolsets, evidence=gauge)
+    best = {name: best_threshold([s for s in scores if s.variant == name]) for name, _ in variants}
     if as_json:
-        print(json.dumps([asdict(s) for s in scores], indent=2))
+        print(json.dumps({"scores": [asdict(s) for s in scores], "best_threshold": best}))
         return
+    show_toolsets(runner, loaded, path, scores, best)
+
+
+def show_toolsets(
+    runner: Any,
+    loaded: float,
+    path: Path,
+    scores: list[HeldoutScore],
+    best: dict[str, tuple[float, float] | None],
+) -> None:
     machine = f"{platform.machine()}, {os.cpu_count()} cores"
-    table = Table(title=f"{EMBEDDED.name}: held-out tool choice ({machine})")
+    model = EMBEDDED.name if runner.path == find_weights() else Path(runner.path).name
+    table = Table(title=f"{model}: {path.parent.name} tool choice ({machine})")
     for column in ("variant", "tools offered", "right tool", "right no-tool", "arguments"):
         table.add_column(column)
     table.add_column("s/decision", justify="right")
@@ -407,6 +462,12 @@ def report_heldout(runner: Any, loaded: float, *, as_json: bool, experiment: boo
     console.print(f"model loaded in {loaded:.2f} s; targets: right tool ≥ 95% (pairs), ≥ 90%")
     console.print("(triples); right no-tool ≥ 95%; arguments ≥ 95%")
     console.print(table)
+    for name, found in best.items():
+        if found is not None:
+            console.print(
+                f"{name}: on these prompts, a call threshold of {found[0]:.2f} would have "
+                f"decided call-or-not right {found[1]:.0%} of the time"
+            )
     for s in scores:
         if s.misses and s.variant.startswith("Ferry"):
             console.print(f"[bold]{s.variant}, {s.group}: misses[/bold]")

@@ -39,3 +39,20 @@ def test_a_weather_question_is_decided_without_an_answer(caller: ToolCaller) -> 
 def test_without_tools_or_a_user_message_nothing_is_decided(caller: ToolCaller) -> None:
     assert caller.decide(ChatRequest("any", [SYSTEM, ChatMessage("user", "hi")])).calls == []
     assert caller.decide(ChatRequest("any", [SYSTEM], tools=[WEATHER])).calls == []
+
+
+def test_the_call_threshold_is_the_callers_and_the_evidence_is_reported(
+    caller: ToolCaller,
+) -> None:
+    """Another model scores on its own scale, so its threshold is configurable; the
+    evidence each clause reached is kept so that a benchmark can choose one."""
+    request = ChatRequest(
+        "any", [SYSTEM, ChatMessage("user", "What is the weather in Seattle, WA?")], tools=[WEATHER]
+    )
+    usual = caller.decide(request)
+    [strength] = usual.evidence
+    assert usual.calls and strength > caller.call_threshold
+    strict = ToolCaller(caller.runner, call_threshold=strength + 0.01)
+    held_back = strict.decide(request)
+    assert held_back.calls == []
+    assert held_back.evidence == pytest.approx([strength])

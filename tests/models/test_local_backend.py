@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -178,3 +179,17 @@ async def test_a_missing_model_fails_runs_with_how_to_install_it(tmp_path: Path)
     with pytest.raises(ModelError, match=r"pip install 'ferry\[local\]'"):
         await uninstalled.complete(ask("Hello"))
     await uninstalled.close()
+
+
+async def test_choosing_among_several_tools_is_warned_of_once_per_tool_set(
+    backend: LocalBackend, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = ToolSpec("LocalClock", TIME.description, TIME.parameters)
+    with caplog.at_level(logging.WARNING, logger="ferry.models.backends.local.backend"):
+        await backend.complete(ask("What is the weather in Oslo?", tools=[WEATHER]))
+        assert caplog.records == []
+        for _ in range(2):
+            await backend.complete(ask("What is the weather in Oslo?", tools=[WEATHER, clock]))
+    [warning] = caplog.records
+    assert "choosing among 2 tools (GetWeather, LocalClock)" in warning.getMessage()
+    assert "docs/models.md" in warning.getMessage()

@@ -43,14 +43,15 @@ async def test_prepare_starts_each_local_model_once(tmp_path: Path) -> None:
     model = tmp_path / "mine.gguf"
     model.write_bytes(b"not a model")
     models = {
-        "mine": ModelConfig(backend="local", path=str(model)),
-        "also-mine": ModelConfig(backend="local", path=str(model)),
+        "mine": ModelConfig(backend="local", path=str(model), call_threshold=4.5),
+        "also-mine": ModelConfig(backend="local", path=str(model), call_threshold=4.5),
         "remote": ModelConfig(backend="openai", base_url="http://one.example/v1"),
     }
     router = ModelRouter.from_environment({}, models, fallback="scripted")
     assert router.describe()[0] == ("mine", f"local model {model} (llama.cpp)")
     [(what, loading)] = router.prepare()
     assert str(model) in what
+    assert "call threshold 4.5" in what
     assert "cannot load the embedded model" in str(loading.exception(timeout=30))
     await router.close()
 
@@ -149,6 +150,10 @@ async def test_backends_are_cached_per_config() -> None:
         (
             ModelConfig(backend="openai", base_url="http://x.example/v1", path="/m.gguf"),
             "local models only",
+        ),
+        (
+            ModelConfig(backend="openai", base_url="http://x.example/v1", call_threshold=2.0),
+            "call_threshold is for local models only",
         ),
     ],
 )

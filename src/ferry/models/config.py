@@ -30,6 +30,11 @@ class ModelConfig(BaseModel):
     """Azure OpenAI only."""
     path: str | None = None
     """`local` only: a GGUF file to run instead of the embedded SmolLM2 (a ChatML model)."""
+    call_threshold: float | None = None
+    """`local` only: how strong the case for a tool call must be before one is made, for a
+    model other than the embedded one (whose threshold is built in). Each model scores on
+    its own scale: choose it with `python -m bench.models --gguf PATH --prompts
+    toolsets-dev`, which prints the best one (docs/models.md)."""
     timeout: float | None = Field(default=None, gt=0)
     """openai / azure-openai: seconds a request may take (default 120)."""
     max_retries: int | None = Field(default=None, ge=0, le=10)

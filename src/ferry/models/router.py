@@ -117,6 +117,8 @@ def _check(name: str, config: ModelConfig) -> None:
         raise ConfigError(f"{where} needs base_url (an OpenAI-compatible server) or api_key")
     if config.path and config.backend != "local":
         raise ConfigError(f"{where}: path is for local models only")
+    if config.call_threshold is not None and config.backend != "local":
+        raise ConfigError(f"{where}: call_threshold is for local models only")
     if config.path and not Path(config.path).is_file():
         raise ConfigError(f"{where}: no model file at {config.path}")
     if config.base_url and not config.base_url.startswith(("http://", "https://")):
@@ -147,7 +149,9 @@ def _build(config: ModelConfig) -> ModelBackend:
     if config.backend == "local":
         from ferry.models.backends.local import LocalBackend
 
-        return LocalBackend(Path(config.path) if config.path else None)
+        return LocalBackend(
+            Path(config.path) if config.path else None, call_threshold=config.call_threshold
+        )
     from ferry.models.backends.openai import OpenAIBackend
 
     return OpenAIBackend.from_config(config)

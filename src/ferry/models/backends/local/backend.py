@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import secrets
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -24,25 +25,38 @@ from ferry.models.backend import (
     ToolCall,
     Usage,
 )
-from ferry.models.backends.local.toolcalling import Outcome, ToolCaller
+from ferry.models.backends.local.toolcalling import CALL_THRESHOLD, Outcome, ToolCaller
 from ferry.models.backends.local.weights import EMBEDDED, find_weights
 from ferry.models.errors import ModelError
 
 __all__ = ["LocalBackend"]
 
+log = logging.getLogger(__name__)
+
 
 class LocalBackend(ModelBackend):
     name = "local"
 
-    def __init__(self, path: Path | None = None, *, context: int = 4096) -> None:
+    def __init__(
+        self,
+        path: Path | None = None,
+        *,
+        context: int = 4096,
+        call_threshold: float | None = None,
+    ) -> None:
         self.path = path if path is not None else find_weights()
+        self.embedded = path is None
         self.context = context
+        self.call_threshold = CALL_THRESHOLD if call_threshold is None else call_threshold
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ferry-model")
         self._loading: Future[ToolCaller] | None = None
+        self._warned: set[tuple[str, ...]] = set()
 
     def describe(self) -> str:
         if self.path is None:
             return f"embedded model (not installed: {EMBEDDED.install})"
+        if not self.embedded:
+            return f"local model {self.path} (call threshold {self.call_threshold:g})"
         return f"embedded {EMBEDDED.name} at {self.path}"
 
     def start_loading(self) -> Future[ToolCaller]:
@@ -60,7 +74,9 @@ class LocalBackend(ModelBackend):
         try:
             from ferry.models.backends.local.llamacpp import LlamaRunner
 
-            return ToolCaller(LlamaRunner(self.path, context=self.context))
+            return ToolCaller(
+                LlamaRunner(self.path, context=self.context), call_threshold=self.call_threshold
+            )
         except ImportError as exc:
             raise ModelError(
                 f"the embedded model needs llama-cpp-python ({EMBEDDED.install}): {exc}"
@@ -72,6 +88,7 @@ class LocalBackend(ModelBackend):
         self, request: ChatRequest, on_delta: DeltaCallback | None = None
     ) -> ChatResult:
         caller = await asyncio.wrap_future(self.start_loading())
+        self._warn_of_choice(request)
         loop = asyncio.get_running_loop()
         pieces: asyncio.Queue[str | None] = asyncio.Queue()
 
@@ -104,6 +121,22 @@ class LocalBackend(ModelBackend):
             )
             return ChatResult(text=None, tool_calls=calls, usage=usage, finish_reason="tool_calls")
         return ChatResult(text=outcome.text or "", usage=usage, finish_reason=outcome.finish_reason)
+
+    def _warn_of_choice(self, request: ChatRequest) -> None:
+        """Say so, once per tool set, when the embedded model is to choose among several
+        tools: on tool sets it was not tuned for it chooses about as well as chance."""
+        names = tuple(sorted(tool.name for tool in request.tools))
+        if not self.embedded or len(names) < 2 or names in self._warned:
+            return
+        self._warned.add(names)
+        log.warning(
+            "the embedded %s is choosing among %d tools (%s): on tool sets it was not tuned "
+            "for it picks the right one about as often as chance (docs/models.md); point this "
+            "agent's model at a model server for real use",
+            EMBEDDED.name,
+            len(names),
+            ", ".join(names),
+        )
 
     async def close(self) -> None:
         self._thread.shutdown(wait=False, cancel_futures=True)

@@ -85,6 +85,9 @@ class Outcome:
     finish_reason: str = "stop"
     dropped: list[DecidedCall] = field(default_factory=list)
     """Calls the model chose but grounding removed (kept for the benchmark)."""
+    evidence: list[float] = field(default_factory=list)
+    """Per clause decided, how far the case for calling a tool went (what is compared with
+    the call threshold), so that a benchmark can choose a threshold for another model."""
 
 
 class ToolCaller:
@@ -97,11 +100,14 @@ class ToolCaller:
         ground: bool = True,
         guard_answers: bool = True,
         by_description: bool = False,
+        call_threshold: float = CALL_THRESHOLD,
     ) -> None:
         """The switches turn steps off, so the benchmark can show what each is worth;
         `by_description` (an experiment) picks the tool by its channel score too, not only
-        by its name's."""
+        by its name's. `call_threshold` is the embedded model's unless a benchmark has
+        chosen another for another model."""
         self.by_description = by_description
+        self.call_threshold = call_threshold
         self.runner = runner
         self.calibrate = calibrate
         self.channel = channel
@@ -147,7 +153,9 @@ class ToolCaller:
         parts = [text] if required else clauses(text)
         outcome = Outcome()
         for part in parts or [text]:
-            tool = forced or self._choose(system, tools, part, allow_none=not required)
+            tool = forced or self._choose(
+                system, tools, part, allow_none=not required, evidence=outcome.evidence
+            )
             if tool is None:
                 continue
             arguments = self._arguments(system, tool, part)
@@ -162,7 +170,13 @@ class ToolCaller:
         return outcome
 
     def _choose(
-        self, system: str, tools: Sequence[ToolSpec], text: str, *, allow_none: bool
+        self,
+        system: str,
+        tools: Sequence[ToolSpec],
+        text: str,
+        *,
+        allow_none: bool,
+        evidence: list[float],
     ) -> ToolSpec | None:
         prompt_system = _decision_system(system, tools)
         names = [tool.name for tool in tools] + [NONE]
@@ -186,14 +200,15 @@ class ToolCaller:
         if not allow_none:
             return tools[best]
         if not self.channel:
+            evidence.append(lead[best] - calibrated[-1])
             return tools[best] if lead[best] > calibrated[-1] else None
         channel = self._channel(tools, text)
         if self.by_description:
             best = max(range(len(tools)), key=lambda i: channel[i] + lead[i])
-            evidence = channel[best] + lead[best] - calibrated[-1]
+            evidence.append(channel[best] + lead[best] - calibrated[-1])
         else:
-            evidence = max(channel) + lead[best] - calibrated[-1]
-        return tools[best] if evidence > CALL_THRESHOLD else None
+            evidence.append(max(channel) + lead[best] - calibrated[-1])
+        return tools[best] if evidence[-1] > self.call_threshold else None
 
     def _channel(self, tools: Sequence[ToolSpec], text: str) -> list[float]:
         """Per tool: log p(text | the user wants what the tool describes) − log p(text)."""
