@@ -1,0 +1,165 @@
+"""How well a model's scores can tell *whether* to call a tool and *which*, apart from the
+rest of the procedure (arguments, grounding, clauses), on a tool-set evaluation.
+
+For every prompt, the decision prompt of `ToolCaller` is scored once (each tool name and
+`none` after `{"tool": "`), and three call-or-not signals are derived from it:
+
+- `lead`: the best tool's log-probability minus `none`'s;
+- `lead-calibrated`: the same after subtracting each name's score for a content-free
+  message (what the embedded procedure does);
+- `lead-banked`: `lead` minus its mean over a fixed bank of everyday messages that need no
+  tool, scored with the same tool set (a per-tool-set offset, computable when an agent is
+  created, from nothing but the tools).
+
+It prints, per signal, the area under the ROC curve (1.0: some threshold separates
+call from no-call perfectly; 0.5: chance), and the share of right call-or-not decisions at
+a threshold: the one given (`--threshold lead=3.0`), else the best one on these very
+prompts, which is only honest on the development set. Which tool wins among those offered
+is reported for the prompts that need one. Usage:
+
+    python -m bench.gate --gguf PATH --prompts dev        # choose thresholds here
+    python -m bench.gate --gguf PATH --prompts heldout --threshold lead=3.04
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from bench.heldout import DEVSET, HELDOUT, INSTRUCTIONS, load
+from ferry.models.backends.local.chatml import render
+from ferry.models.backends.local.toolcalling import CONTENT_FREE, NONE, _decision_system
+from ferry.models.backends.local.weights import find_weights
+
+BANK = (
+    "Hello!",
+    "Thanks, that's all.",
+    "What is the capital of France?",
+    "Tell me a joke.",
+    "Who wrote Pride and Prejudice?",
+    "How do I boil an egg?",
+    "Explain what a black hole is.",
+    "Write a short poem about the sea.",
+    "What can you do?",
+    "How are you today?",
+    "Why is the sky blue?",
+    "Give me some tips for a job interview.",
+)
+"""Everyday messages needing no tool, written before any tool set was looked at."""
+SIGNALS = ("lead", "lead-calibrated", "lead-banked")
+
+
+@dataclass(frozen=True)
+class Row:
+    toolset: str
+    prompt: str
+    wanted: str | None
+    picked: str
+    """The offered tool with the highest raw score."""
+    lead: float
+    calibrated: float
+    banked: float
+
+    def signal(self, name: str) -> float:
+        return {"lead": self.lead, "lead-calibrated": self.calibrated}.get(name, self.banked)
+
+
+def measure(runner: object, path: Path) -> list[Row]:
+    score: Callable[[str, list[str]], list[float]] = runner.score  # type: ignore[attr-defined]
+    rows = []
+    for toolset in load(path):
+        names = [tool.name for tool in toolset.tools] + [NONE]
+        endings = [f'{name}"' for name in names]
+        system = _decision_system(INSTRUCTIONS, toolset.tools)
+
+        def scored(text: str, system: str = system, endings: list[str] = endings) -> list[float]:
+            return score(render([("system", system), ("user", text)], reply='{"tool": "'), endings)
+
+        def lead(values: list[float]) -> float:
+            return max(values[:-1]) - values[-1]
+
+        baseline = scored(CONTENT_FREE)
+        offset = statistics.mean(lead(scored(text)) for text in BANK)
+        for case in toolset.cases:
+            values = scored(case.prompt)
+            best = max(range(len(toolset.tools)), key=values.__getitem__)
+            calibrated = [v - b for v, b in zip(values, baseline, strict=True)]
+            rows.append(
+                Row(
+                    toolset.id,
+                    case.prompt,
+                    case.tool,
+                    toolset.tools[best].name,
+                    lead(values),
+                    lead(calibrated),
+                    lead(values) - offset,
+                )
+            )
+    return rows
+
+
+def auc(rows: list[Row], signal: str) -> float:
+    calls = [r.signal(signal) for r in rows if r.wanted]
+    nones = [r.signal(signal) for r in rows if not r.wanted]
+    if not calls or not nones:
+        return float("nan")
+    wins = sum((c > n) + 0.5 * (c == n) for c in calls for n in nones)
+    return wins / (len(calls) * len(nones))
+
+
+def right_at(rows: list[Row], signal: str, threshold: float) -> float:
+    return sum((r.signal(signal) > threshold) == bool(r.wanted) for r in rows) / len(rows)
+
+
+def best_threshold(rows: list[Row], signal: str) -> float:
+    cuts = sorted({r.signal(signal) for r in rows})
+    middles = [cuts[0] - 1.0] + [(a + b) / 2 for a, b in zip(cuts, cuts[1:], strict=False)]
+    return max(middles, key=lambda t: right_at(rows, signal, t))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--gguf", type=Path, help="a GGUF file (default: the embedded model)")
+    parser.add_argument("--prompts", choices=["dev", "heldout"], default="dev")
+    parser.add_argument(
+        "--threshold",
+        action="append",
+        default=[],
+        metavar="SIGNAL=VALUE",
+        help="apply this threshold instead of finding the best (repeatable)",
+    )
+    parser.add_argument("--json", type=Path, help="also write every prompt's scores here")
+    options = parser.parse_args()
+    given = {k: float(v) for k, v in (item.split("=", 1) for item in options.threshold)}
+    weights = options.gguf or find_weights()
+    if weights is None or not weights.is_file():
+        raise SystemExit(f"no model file: {weights}")
+    from ferry.models.backends.local.llamacpp import LlamaRunner
+
+    runner = LlamaRunner(weights)
+    began = time.perf_counter()
+    rows = measure(runner, DEVSET if options.prompts == "dev" else HELDOUT)
+    seconds = time.perf_counter() - began
+    if options.json:
+        options.json.write_text(json.dumps([asdict(r) for r in rows], indent=1))
+    print(f"{weights.name} on the {options.prompts} set: {len(rows)} prompts in {seconds:.0f} s")
+    needing = [r for r in rows if r.wanted]
+    right = sum(r.picked == r.wanted for r in needing)
+    print(f"right tool among those offered, where one is needed: {right}/{len(needing)}")
+    for signal in SIGNALS:
+        chosen = given.get(signal)
+        threshold = chosen if chosen is not None else best_threshold(rows, signal)
+        how = "given" if chosen is not None else "best on these prompts"
+        print(
+            f"{signal:16} AUC {auc(rows, signal):.3f}; call-or-not right "
+            f"{right_at(rows, signal, threshold):.1%} at {threshold:.2f} ({how})"
+        )
+
+
+if __name__ == "__main__":
+    main()
