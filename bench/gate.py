@@ -9,7 +9,8 @@ For every prompt, the decision prompt of `ToolCaller` is scored once (each tool 
   message (what the embedded procedure does);
 - `lead-banked`: `lead` minus its mean over a fixed bank of everyday messages that need no
   tool, scored with the same tool set (a per-tool-set offset, computable when an agent is
-  created, from nothing but the tools).
+  created, from nothing but the tools);
+- `lead-instructed`: `lead` when the instructions also say when not to call (`RULE`).
 
 It prints, per signal, the area under the ROC curve (1.0: some threshold separates
 call from no-call perfectly; 0.5: chance), and the share of right call-or-not decisions at
@@ -51,7 +52,13 @@ BANK = (
     "Give me some tips for a job interview.",
 )
 """Everyday messages needing no tool, written before any tool set was looked at."""
-SIGNALS = ("lead", "lead-calibrated", "lead-banked")
+RULE = (
+    "Call a tool only when the user asks for what that tool does. Reply none for questions "
+    "of general knowledge, advice, explanations, writing and chat, even about a tool's "
+    "subject, and for requests no tool does."
+)
+"""What `lead-instructed` adds to the decision prompt's instructions."""
+SIGNALS = ("lead", "lead-calibrated", "lead-banked", "lead-instructed")
 
 
 @dataclass(frozen=True)
@@ -64,9 +71,16 @@ class Row:
     lead: float
     calibrated: float
     banked: float
+    instructed: float
+    """`lead` with `RULE` added to the instructions."""
 
     def signal(self, name: str) -> float:
-        return {"lead": self.lead, "lead-calibrated": self.calibrated}.get(name, self.banked)
+        values = {
+            "lead": self.lead,
+            "lead-calibrated": self.calibrated,
+            "lead-banked": self.banked,
+        }
+        return values.get(name, self.instructed)
 
 
 def measure(runner: object, path: Path) -> list[Row]:
@@ -85,7 +99,9 @@ def measure(runner: object, path: Path) -> list[Row]:
 
         baseline = scored(CONTENT_FREE)
         offset = statistics.mean(lead(scored(text)) for text in BANK)
-        for case in toolset.cases:
+        ruled = _decision_system(f"{INSTRUCTIONS}\n{RULE}", toolset.tools)
+        instructed = [lead(scored(case.prompt, ruled)) for case in toolset.cases]
+        for case, told in zip(toolset.cases, instructed, strict=True):
             values = scored(case.prompt)
             best = max(range(len(toolset.tools)), key=values.__getitem__)
             calibrated = [v - b for v, b in zip(values, baseline, strict=True)]
@@ -98,6 +114,7 @@ def measure(runner: object, path: Path) -> list[Row]:
                     lead(values),
                     lead(calibrated),
                     lead(values) - offset,
+                    told,
                 )
             )
     return rows
