@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bench.heldout import DEVSET, HELDOUT, INSTRUCTIONS, load
+from bench.heldout import DEVSET, HELDOUT, INSTRUCTIONS, Separated, best_cut, load, right_at
 from ferry.models.backends.local.chatml import render
 from ferry.models.backends.local.toolcalling import CONTENT_FREE, NONE, _decision_system
 from ferry.models.backends.local.weights import find_weights
@@ -120,23 +120,17 @@ def measure(runner: object, path: Path) -> list[Row]:
     return rows
 
 
-def auc(rows: list[Row], signal: str) -> float:
-    calls = [r.signal(signal) for r in rows if r.wanted]
-    nones = [r.signal(signal) for r in rows if not r.wanted]
+def auc(seen: Separated) -> float:
+    calls = [value for wants, value in seen if wants]
+    nones = [value for wants, value in seen if not wants]
     if not calls or not nones:
         return float("nan")
     wins = sum((c > n) + 0.5 * (c == n) for c in calls for n in nones)
     return wins / (len(calls) * len(nones))
 
 
-def right_at(rows: list[Row], signal: str, threshold: float) -> float:
-    return sum((r.signal(signal) > threshold) == bool(r.wanted) for r in rows) / len(rows)
-
-
-def best_threshold(rows: list[Row], signal: str) -> float:
-    cuts = sorted({r.signal(signal) for r in rows})
-    middles = [cuts[0] - 1.0] + [(a + b) / 2 for a, b in zip(cuts, cuts[1:], strict=False)]
-    return max(middles, key=lambda t: right_at(rows, signal, t))
+def separated(rows: list[Row], signal: str) -> Separated:
+    return [(bool(r.wanted), r.signal(signal)) for r in rows]
 
 
 def main() -> None:
@@ -170,11 +164,18 @@ def main() -> None:
     print(f"right tool among those offered, where one is needed: {right}/{len(needing)}")
     for signal in SIGNALS:
         chosen = given.get(signal)
-        threshold = chosen if chosen is not None else best_threshold(rows, signal)
+        seen = separated(rows, signal)
+        found = best_cut(seen)
+        if chosen is not None:
+            threshold = chosen
+        elif found is not None:
+            threshold = found[0]
+        else:
+            continue
         how = "given" if chosen is not None else "best on these prompts"
         print(
-            f"{signal:16} AUC {auc(rows, signal):.3f}; call-or-not right "
-            f"{right_at(rows, signal, threshold):.1%} at {threshold:.2f} ({how})"
+            f"{signal:16} AUC {auc(seen):.3f}; call-or-not right "
+            f"{right_at(seen, threshold):.1%} at {threshold:.2f} ({how})"
         )
 
 

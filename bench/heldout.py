@@ -28,7 +28,7 @@ from typing import Any
 
 from ferry.models.backend import ChatMessage, ChatRequest, ToolSpec
 
-__all__ = ["DEVSET", "HELDOUT", "HeldoutScore", "best_threshold", "load", "run"]
+__all__ = ["DEVSET", "HELDOUT", "HeldoutScore", "Separated", "best_cut", "load", "right_at", "run"]
 
 HELDOUT = Path(__file__).parent / "heldout" / "toolchoice.json"
 DEVSET = Path(__file__).parent / "dev" / "toolchoice.json"
@@ -68,9 +68,8 @@ class HeldoutScore:
     argument_right: int = 0
     seconds: list[float] = field(default_factory=list)
     misses: list[str] = field(default_factory=list)
-    evidence: list[tuple[bool, float]] = field(default_factory=list)
-    """Per case, whether it wants a tool and how strong the case for a call was, when the
-    variant tells (see `best_threshold`)."""
+    evidence: Separated = field(default_factory=list)
+    """When the variant tells (see `best_cut`)."""
 
 
 def load(path: Path = HELDOUT) -> list[Toolset]:
@@ -93,21 +92,25 @@ def load(path: Path = HELDOUT) -> list[Toolset]:
     return sets
 
 
-def best_threshold(scores: list[HeldoutScore]) -> tuple[float, float] | None:
-    """The call threshold that would have decided call-or-not best on these cases, and the
-    share it got right: how a threshold is chosen on the development set for a model other
-    than the embedded one (then only applied, never chosen, on the held-out set)."""
-    seen = [pair for score in scores for pair in score.evidence]
+Separated = list[tuple[bool, float]]
+"""Per case: whether it wants a tool, and how strong the case for calling one was."""
+
+
+def right_at(seen: Separated, cut: float) -> float:
+    """The share of cases a threshold of `cut` decides call-or-not right."""
+    return sum((value > cut) == wants for wants, value in seen) / len(seen)
+
+
+def best_cut(seen: Separated) -> tuple[float, float] | None:
+    """The threshold that would have decided call-or-not best on these cases, and the share
+    it got right: how a threshold is chosen on the development set for a model other than
+    the embedded one (then only applied, never chosen, on the held-out set)."""
     if not seen:
         return None
     cuts = sorted({value for _, value in seen})
     candidates = [cuts[0] - 1.0] + [(a + b) / 2 for a, b in zip(cuts, cuts[1:], strict=False)]
-
-    def right(cut: float) -> int:
-        return sum((value > cut) == wants for wants, value in seen)
-
-    best = max(candidates, key=right)
-    return best, right(best) / len(seen)
+    best = max(candidates, key=lambda cut: right_at(seen, cut))
+    return best, right_at(seen, best)
 
 
 def _plain(value: Any) -> str:

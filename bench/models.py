@@ -397,7 +397,7 @@ def report_heldout(
     threshold: float = CALL_THRESHOLD,
 ) -> None:
     """A tool-set evaluation (`bench.heldout`): Ferry's procedure beside the scripted rules."""
-    from bench.heldout import best_threshold, load, run
+    from bench.heldout import best_cut, load, run
 
     toolsets = load(path)
 
@@ -430,7 +430,10 @@ def report_heldout(
         with console.status(f"{path.parent.name} set: {name}"):
             gauge = (lambda: last[0]) if decide is not scripted else None
             scores += run(name, decide, toolsets, evidence=gauge)
-    best = {name: best_threshold([s for s in scores if s.variant == name]) for name, _ in variants}
+    best = {
+        name: best_cut([pair for s in scores if s.variant == name for pair in s.evidence])
+        for name, _ in variants
+    }
     if as_json:
         print(json.dumps({"scores": [asdict(s) for s in scores], "best_threshold": best}))
         return
